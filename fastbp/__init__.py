@@ -1,0 +1,6 @@
+"""fastbp: multilayer perceptrons trained by backpropagation at compiled speed on the CPU."""
+from .model import MLP, accuracy
+from .training import History, TrainingDiverged
+
+__all__ = ["MLP", "accuracy", "History", "TrainingDiverged"]
+__version__ = "0.1.0"

@@ -1,0 +1,239 @@
+"""The multilayer perceptron: one flat parameter buffer and the names that describe it."""
+import numpy as np
+
+import kernels
+from . import checks
+
+HIDDEN = {"sigmoid": "sigmoid", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+          "identity": "identity", "linear": "identity"}
+OUTPUT = {"identity": "identity", "linear": "identity", "sigmoid": "sigmoid",
+          "logistic": "sigmoid", "softmax": "softmax"}
+LOSSES = {"squared": "squared", "cross_entropy": "cross_entropy"}
+INITS = {"xavier": "xavier", "he": "he", "uniform": "uniform", "normal": "normal"}
+DTYPES = (np.float64, np.float32)
+
+ACTIVATION_CODES = {"identity": kernels.IDENTITY, "sigmoid": kernels.SIGMOID, "tanh": kernels.TANH,
+                    "relu": kernels.RELU, "softmax": kernels.SOFTMAX}
+LOSS_CODES = {"squared": kernels.SQUARED, "cross_entropy": kernels.CROSS_ENTROPY}
+
+
+def aligned_zeros(n, dtype, align=64):
+    """A zeroed 1-D array whose data start on an `align`-byte boundary (vector loads like it)."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros(n * itemsize + align, dtype=np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + n * itemsize].view(dtype)
+
+
+def check_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
+    if dt not in [np.dtype(d) for d in DTYPES]:
+        raise ValueError(f"dtype must be float64 or float32, got {dt}")
+    return dt
+
+
+class MLP:
+    """A fully connected feed-forward network trained by backpropagation.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths from input to output (the seed notes' ``n_nodes``), at least two.
+    hidden : str or sequence of str, default "sigmoid"
+        Hidden activation, one name or one per hidden layer: ``sigmoid`` (``logistic``),
+        ``tanh``, ``relu``, ``identity`` (``linear``).
+    output : {"identity", "sigmoid", "softmax"}, default "identity"
+        Output activation.
+    loss : {"squared", "cross_entropy"}, default "squared"
+        Per-sample loss: ``0.5 * sum (a - y)^2``, or ``-sum y log a`` (softmax output, or
+        sigmoid outputs, each a two-class cross-entropy).
+    init : {"xavier", "he", "uniform", "normal"}, default "xavier"
+        ``xavier``: W ~ U(-r, r), r = sqrt(6 / (n_in + n_out)), b = 0 (Glorot; suits sigmoid
+        and tanh, hence the default). ``he``: W ~ N(0, 2 / n_in), b = 0 (suits relu).
+        ``uniform``: every parameter in [0, 1) as in the seed notes. ``normal``: N(0, 1).
+    dtype : float64 or float32, default float64
+        Parameters, activations and gradients all use this type.
+    seed : int, numpy Generator or None
+        Random state for the initial parameters.
+
+    Attributes
+    ----------
+    params : ndarray (n_params,)
+        The one flat buffer: per layer W (n_out, n_in) row-major, then b (n_out,).
+    weights, biases : list of ndarray
+        Views into ``params``; writing them changes the model.
+    n_params, n_edges : int
+        Parameter count; edge (weight) count.
+    """
+
+    def __init__(self, sizes, hidden="sigmoid", output="identity", loss="squared",
+                 init="xavier", dtype=np.float64, seed=None):
+        sizes = self._check_sizes(sizes)
+        n_hidden = len(sizes) - 2
+        if isinstance(hidden, str):
+            hidden = [hidden] * n_hidden
+        elif isinstance(hidden, (list, tuple)):
+            if len(hidden) != n_hidden:
+                raise ValueError(f"hidden must name one activation or {n_hidden} (one per hidden "
+                                 f"layer), got {len(hidden)}")
+        else:
+            raise TypeError(f"hidden must be a string or a list of strings, got {hidden!r}")
+        self.hidden = tuple(checks.check_choice(h, "hidden", HIDDEN) for h in hidden)
+        self.output = checks.check_choice(output, "output", OUTPUT)
+        self.loss_name = checks.check_choice(loss, "loss", LOSSES)
+        self.init = checks.check_choice(init, "init", INITS)
+        self.dtype = check_dtype(dtype)
+        if self.loss_name == "cross_entropy" and self.output == "identity":
+            raise ValueError("loss 'cross_entropy' needs output 'softmax' or 'sigmoid', got output 'identity'")
+        if self.output == "softmax" and self.loss_name != "cross_entropy":
+            raise ValueError(f"output 'softmax' is trained with loss 'cross_entropy', got loss {self.loss_name!r}")
+        if self.output == "softmax" and sizes[-1] < 2:
+            raise ValueError(f"output 'softmax' needs at least 2 outputs, got sizes[-1] = {sizes[-1]}")
+        rng = checks.as_rng(seed)
+
+        self.sizes = sizes
+        self._sizes = np.array(sizes, dtype=np.int64)
+        self._acts = np.array([ACTIVATION_CODES[a] for a in self.hidden + (self.output,)], dtype=np.int64)
+        self._loss_code = LOSS_CODES[self.loss_name]
+        self.n_edges = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        self.n_params = self.n_edges + sum(sizes[1:])
+        self.params = aligned_zeros(self.n_params, self.dtype)
+        self.weights, self.biases = self.layer_views(self.params)
+        self._initialise(rng)
+
+    @staticmethod
+    def _check_sizes(sizes):
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+            raise TypeError(f"sizes must be a list of layer widths, got {sizes!r}")
+        if len(sizes) < 2:
+            raise ValueError(f"sizes must list at least 2 layer widths (input, output), got {list(sizes)}")
+        return tuple(checks.check_int(n, "sizes", 1) for n in sizes)
+
+    def layer_views(self, flat):
+        """(weights, biases): per-layer views of a flat array laid out like ``params``."""
+        weights, biases, p = [], [], 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            weights.append(flat[p:p + n_out * n_in].reshape(n_out, n_in))
+            p += n_out * n_in
+            biases.append(flat[p:p + n_out])
+            p += n_out
+        return weights, biases
+
+    def _initialise(self, rng):
+        for W, b in zip(self.weights, self.biases):
+            n_out, n_in = W.shape
+            if self.init == "xavier":
+                r = np.sqrt(6.0 / (n_in + n_out))
+                W[...] = rng.uniform(-r, r, W.shape)
+            elif self.init == "he":
+                W[...] = rng.normal(0.0, np.sqrt(2.0 / n_in), W.shape)
+            elif self.init == "uniform":
+                W[...] = rng.random(W.shape)
+                b[...] = rng.random(b.shape)
+            else:
+                W[...] = rng.normal(0.0, 1.0, W.shape)
+                b[...] = rng.normal(0.0, 1.0, b.shape)
+
+    def __repr__(self):
+        return (f"MLP(sizes={list(self.sizes)}, hidden={list(self.hidden)}, output={self.output!r}, "
+                f"loss={self.loss_name!r}, dtype={self.dtype.name}, n_params={self.n_params})")
+
+    # -- data ----------------------------------------------------------------------------
+    @property
+    def is_classifier(self):
+        """True when outputs are probabilities (sigmoid or softmax): predict gives labels."""
+        return self.output in ("sigmoid", "softmax")
+
+    def _inputs(self, X, name="X"):
+        return checks.as_inputs(X, self.sizes[0], self.dtype, name)
+
+    def _targets(self, Y, n_rows, name="Y"):
+        return checks.as_targets(Y, n_rows, self.sizes[-1], self.dtype,
+                                 self.loss_name == "cross_entropy", name)
+
+    def _work(self):
+        return aligned_zeros(sum(self.sizes) + 2 * max(self.sizes), self.dtype)
+
+    def _scalar(self, value):
+        return self.dtype.type(value)
+
+    # -- evaluation ----------------------------------------------------------------------
+    def forward(self, X):
+        """Network outputs a^L for each row of X: (n_samples, sizes[-1])."""
+        X = self._inputs(X)
+        out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
+        kernels.forward_batch(params=self.params, sizes=self._sizes, acts=self._acts,
+                              X=X, out=out, work=self._work())
+        return out
+
+    def penalty(self, l2):
+        """0.5 * l2 * sum of squared weights (biases excluded)."""
+        return 0.5 * l2 * sum(float(np.vdot(W, W)) for W in self.weights)
+
+    def _mean_loss(self, X, Y, l2):
+        rows = np.arange(X.shape[0], dtype=np.int64)
+        c = kernels.loss_sum(params=self.params, sizes=self._sizes, acts=self._acts, loss=self._loss_code,
+                             X=X, Y=Y, rows=rows, work=self._work())
+        return float(c) / X.shape[0] + (self.penalty(l2) if l2 else 0.0)
+
+    def loss(self, X, Y, l2=0.0):
+        """Mean per-sample loss over the rows, plus 0.5 * l2 * sum W^2."""
+        l2 = checks.check_float(l2, "l2", low=0.0)
+        X = self._inputs(X)
+        return self._mean_loss(X, self._targets(Y, X.shape[0]), l2)
+
+    def _gradient(self, X, Y, rows, l2, grad, work):
+        """grad = d(mean loss over rows + 0.5 l2 |W|^2)/dparams; returns the mean loss (no penalty)."""
+        c = kernels.gradient_sum(params=self.params, sizes=self._sizes, acts=self._acts, loss=self._loss_code,
+                                 X=X, Y=Y, rows=rows, grad=grad, work=work)
+        grad *= self._scalar(1.0 / rows.shape[0])
+        if l2:
+            for gW, W in zip(self.layer_views(grad)[0], self.weights):
+                gW += self._scalar(l2) * W
+        return float(c) / rows.shape[0]
+
+    def gradient(self, X, Y, l2=0.0):
+        """Gradient of ``loss(X, Y, l2)`` with respect to ``params``, in the same flat layout."""
+        l2 = checks.check_float(l2, "l2", low=0.0)
+        X = self._inputs(X)
+        Y = self._targets(Y, X.shape[0])
+        grad = aligned_zeros(self.n_params, self.dtype)
+        self._gradient(X, Y, np.arange(X.shape[0], dtype=np.int64), l2, grad, self._work())
+        return grad
+
+    def predict(self, X):
+        """Class labels for classifiers (argmax; a 0.5 threshold for one sigmoid output), else outputs."""
+        out = self.forward(X)
+        if not self.is_classifier:
+            return out
+        if out.shape[1] == 1:
+            return (out[:, 0] > 0.5).astype(np.int64)
+        return np.argmax(out, axis=1)
+
+    def fit(self, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentum=0.0,
+            shuffle=True, seed=None):
+        """Train in place; see :func:`fastbp.training.fit` for the parameters. Returns a History."""
+        from .training import fit
+        return fit(self, X, Y, mode=mode, epochs=epochs, lr=lr, batch_size=batch_size, l2=l2,
+                   momentum=momentum, shuffle=shuffle, seed=seed)
+
+
+def accuracy(net, X, labels):
+    """Fraction of rows whose predicted class equals the label (the seed's multi_accuracy).
+
+    labels: 1-D integer classes, or 2-D one-hot rows (their argmax is taken).
+    """
+    if not net.is_classifier:
+        raise ValueError(f"accuracy needs a classifier (output 'sigmoid' or 'softmax'), got output {net.output!r}")
+    labels_arr = np.asarray(labels)
+    if labels_arr.ndim == 2:
+        labels_arr = labels_arr.argmax(axis=1) if labels_arr.shape[1] > 1 else labels_arr[:, 0]
+    n_classes = max(net.sizes[-1], 2)
+    labels_arr = checks.as_labels(labels_arr, n_classes, "labels")
+    pred = net.predict(X)
+    if pred.shape[0] != labels_arr.shape[0]:
+        raise ValueError(f"labels has {labels_arr.shape[0]} rows but X has {pred.shape[0]}")
+    return float(np.mean(pred == labels_arr))

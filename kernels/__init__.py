@@ -1,0 +1,12 @@
+"""The compiled core of fastbp: @njit functions of arrays and scalars only.
+
+No classes, no Python objects, no I/O; fastbp imports kernels, never the reverse.
+"""
+from .activations import (CROSS_ENTROPY, IDENTITY, NO_LOSS, RELU, SIGMOID, SOFTMAX,
+                          SQUARED, TANH)
+from .batch import forward_batch, gradient_sum, loss_sum, sgd_epoch, step, weight_penalty
+
+__all__ = [
+    "IDENTITY", "SIGMOID", "TANH", "RELU", "SOFTMAX", "SQUARED", "CROSS_ENTROPY", "NO_LOSS",
+    "forward_batch", "loss_sum", "gradient_sum", "sgd_epoch", "weight_penalty", "step",
+]

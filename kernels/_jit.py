@@ -1,0 +1,21 @@
+"""The compile options every kernel uses, fixed in one place.
+
+`cache=True` writes machine code next to the sources so a new process skips
+LLVM; `error_model="numpy"` drops Python's ZeroDivisionError checks;
+the fast-math flags allow re-association (so dot products vectorise) and
+fused multiply-add, but never assume away NaN or inf: training must see them.
+"""
+import numba
+
+FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
+OPTIONS = dict(cache=True, error_model="numpy", fastmath=set(FASTMATH), boundscheck=False)
+
+
+def jit(fn):
+    """Compile `fn` lazily, serially, with the project's options."""
+    return numba.njit(**OPTIONS)(fn)
+
+
+def jit_parallel(fn):
+    """Compile `fn` lazily with `prange` turned into threads."""
+    return numba.njit(parallel=True, **OPTIONS)(fn)

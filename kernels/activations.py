@@ -1,0 +1,125 @@
+"""Activation and loss codes, each activation's value and derivative side by side.
+
+Codes are small integers so kernels can branch on them; functions are never
+passed into kernels (that defeats `cache=True`). Derivatives are computed from
+the activation's OUTPUT a = f(z), as the seed notes do: sigmoid a(1 - a),
+tanh 1 - a^2, relu [a > 0], identity 1.
+"""
+import numpy as np
+
+from ._jit import jit
+
+IDENTITY = 0
+SIGMOID = 1
+TANH = 2
+RELU = 3
+SOFTMAX = 4
+
+SQUARED = 0
+CROSS_ENTROPY = 1
+NO_LOSS = -1
+
+
+@jit
+def sigmoid(z):
+    """1 / (1 + exp(-z)) without overflow for large |z|."""
+    T = type(z)
+    if z >= 0:
+        return T(1) / (T(1) + np.exp(-z))
+    e = np.exp(z)
+    return e / (T(1) + e)
+
+
+@jit
+def softplus(z):
+    """log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|))."""
+    return max(z, type(z)(0)) + np.log1p(np.exp(-abs(z)))
+
+
+@jit
+def activate(z, code):
+    """a = f(z) in place. z: (n,) pre-activations of one layer."""
+    T = type(z[0])
+    n = z.shape[0]
+    if code == SIGMOID:
+        for j in range(n):
+            z[j] = sigmoid(z[j])
+    elif code == TANH:
+        for j in range(n):
+            z[j] = np.tanh(z[j])
+    elif code == RELU:
+        for j in range(n):
+            z[j] = max(z[j], T(0))
+    elif code == SOFTMAX:
+        m = z[0]
+        for j in range(1, n):
+            m = max(m, z[j])
+        s = T(0)
+        for j in range(n):
+            z[j] = np.exp(z[j] - m)
+            s += z[j]
+        inv = T(1) / s
+        for j in range(n):
+            z[j] *= inv
+
+
+@jit
+def derivative(a, code):
+    """f'(z) from the output a = f(z) of a hidden activation."""
+    T = type(a)
+    if code == SIGMOID:
+        return a * (T(1) - a)
+    if code == TANH:
+        return T(1) - a * a
+    if code == RELU:
+        return T(1) if a > T(0) else T(0)
+    return T(1)
+
+
+@jit
+def activate_with_loss(z, y, code, loss):
+    """Output layer: a = f(z) in place; returns this sample's loss, computed from z.
+
+    squared: 0.5 * sum (a - y)^2.
+    cross_entropy, softmax: -sum y log a = sum y (lse - z), lse = log sum exp z.
+    cross_entropy, sigmoid (per output): -(y log a + (1 - y) log(1 - a)) = softplus(z) - y z.
+    """
+    T = type(z[0])
+    n = z.shape[0]
+    c = T(0)
+    if loss == CROSS_ENTROPY and code == SOFTMAX:
+        m = z[0]
+        for j in range(1, n):
+            m = max(m, z[j])
+        s = T(0)
+        for j in range(n):
+            s += np.exp(z[j] - m)
+        lse = m + np.log(s)
+        for j in range(n):
+            c += y[j] * (lse - z[j])
+            z[j] = np.exp(z[j] - lse)
+        return c
+    if loss == CROSS_ENTROPY:  # sigmoid outputs
+        for j in range(n):
+            c += softplus(z[j]) - y[j] * z[j]
+            z[j] = sigmoid(z[j])
+        return c
+    activate(z, code)
+    if loss == SQUARED:
+        for j in range(n):
+            d = z[j] - y[j]
+            c += d * d
+        return T(0.5) * c
+    return c
+
+
+@jit
+def output_delta(a, y, code, loss, delta):
+    """delta^L: squared (a - y) f'(z); cross-entropy (softmax or sigmoid) a - y."""
+    n = a.shape[0]
+    if loss == CROSS_ENTROPY:
+        for j in range(n):
+            delta[j] = a[j] - y[j]
+    else:
+        for j in range(n):
+            delta[j] = (a[j] - y[j]) * derivative(a[j], code)
