@@ -22,12 +22,14 @@ class History:
     loss: mean training loss (plus the L2 penalty) over the whole training set after the epoch.
     seconds: wall time of the epoch's updates (the loss evaluation is not included).
     samples: samples seen so far, cumulative.
+    compile_seconds: time to compile the kernels (or load them from the cache) before epoch 1.
     """
 
     loss: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     samples: list = field(default_factory=list)
     stopped: str = "completed"
+    compile_seconds: float = 0.0
 
     def __len__(self):
         return len(self.loss)
@@ -94,6 +96,16 @@ def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentu
         kernels.step(params=net.params, velocity=velocity, grad=grad, hyper=hyper)
 
     history = History()
+    start = time.perf_counter()
+    none = in_order[:0]  # zero rows: compiles (or loads from cache) without training
+    kernels.sgd_epoch(params=net.params, velocity=velocity, sizes=net._sizes, acts=net._acts,
+                      loss=net._loss_code, X=X, Y=Y, rows=none, hyper=hyper, work=work)
+    kernels.gradient_sum(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code,
+                         X=X, Y=Y, rows=none, grad=grad, work=work)
+    kernels.step(params=net.params[:0], velocity=velocity[:0], grad=grad[:0], hyper=hyper)
+    kernels.loss_sum(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code,
+                     X=X, Y=Y, rows=none, work=work)
+    history.compile_seconds = time.perf_counter() - start
     seen = 0
     for epoch in range(1, epochs + 1):
         last_good = net.params.copy()

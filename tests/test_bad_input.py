@@ -1,0 +1,102 @@
+"""Bad input raises a clear ValueError/TypeError naming the argument, and changes nothing."""
+import numpy as np
+import pytest
+
+import fastbp
+
+X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+Y = np.array([[0.5], [0.2], [0.1]])
+
+
+@pytest.fixture
+def net():
+    return fastbp.MLP([2, 3, 1], output="sigmoid", seed=0)
+
+
+def unchanged_after(net, call, error, match):
+    before = net.params.copy()
+    with pytest.raises(error, match=match):
+        call()
+    np.testing.assert_array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(X=X[:, :1]), ValueError, r"X must have 2 columns"),
+    (dict(X=X[0]), ValueError, r"X must be 2-D.*reshape"),
+    (dict(X=np.zeros((0, 2))), ValueError, r"X is empty"),
+    (dict(X=[[0.0, np.nan], [1, 0], [1, 1]]), ValueError, r"X contains NaN or inf \(first in row 0\)"),
+    (dict(X=[[0.0, 1], [1, 0], [np.inf, 1]]), ValueError, r"X contains NaN or inf \(first in row 2\)"),
+    (dict(X=[["a", "b"]] * 3), TypeError, r"X must hold numbers"),
+    (dict(Y=Y[:2]), ValueError, r"Y has 2 rows but X has 3"),
+    (dict(Y=np.hstack([Y, Y])), ValueError, r"Y must have 1 columns"),
+    (dict(Y=[[0.5], [np.nan], [0.1]]), ValueError, r"Y contains NaN or inf"),
+    (dict(mode="turbo"), ValueError, r"mode must be one of"),
+    (dict(lr=0.0), ValueError, r"lr must be > 0"),
+    (dict(lr=-1), ValueError, r"lr must be > 0"),
+    (dict(lr=float("nan")), ValueError, r"lr must be finite"),
+    (dict(lr="fast"), TypeError, r"lr must be a real number"),
+    (dict(epochs=0), ValueError, r"epochs must be >= 1"),
+    (dict(epochs=2.5), TypeError, r"epochs must be an integer"),
+    (dict(batch_size=0), ValueError, r"batch_size must be >= 1"),
+    (dict(l2=-0.1), ValueError, r"l2 must be >= 0"),
+    (dict(momentum=1.0), ValueError, r"momentum must be < 1"),
+    (dict(shuffle="yes"), TypeError, r"shuffle must be True or False"),
+    (dict(seed=-3), ValueError, r"seed must be >= 0"),
+])
+def test_fit_rejects_bad_input(net, kwargs, error, match):
+    args = dict(X=X, Y=Y, epochs=1)
+    args.update(kwargs)
+    unchanged_after(net, lambda: net.fit(args.pop("X"), args.pop("Y"), **args), error, match)
+
+
+def test_labels_out_of_range_are_rejected():
+    net = fastbp.MLP([2, 3, 3], output="softmax", loss="cross_entropy", seed=0)
+    unchanged_after(net, lambda: net.fit(X, [0, 1, 3]), ValueError, r"Y must lie in \[0, 2\].*\[0, 3\]")
+    unchanged_after(net, lambda: net.fit(X, [0, -1, 2]), ValueError, r"Y must lie in \[0, 2\]")
+    unchanged_after(net, lambda: net.fit(X, [0, 1.5, 2]), ValueError, r"Y must be whole numbers")
+
+
+def test_cross_entropy_targets_must_be_probabilities():
+    net = fastbp.MLP([2, 1], output="sigmoid", loss="cross_entropy", seed=0)
+    unchanged_after(net, lambda: net.fit(X, [[0.0], [2.0], [1.0]]), ValueError, r"Y must lie in \[0, 1\]")
+
+
+@pytest.mark.parametrize("method", ["loss", "gradient"])
+def test_evaluation_rejects_bad_input(net, method):
+    call = getattr(net, method)
+    unchanged_after(net, lambda: call(X, Y[:1]), ValueError, r"Y has 1 rows but X has 3")
+    unchanged_after(net, lambda: call(X, Y, l2=-1), ValueError, r"l2 must be >= 0")
+    unchanged_after(net, lambda: call(None, Y), TypeError, r"X must be an array of numbers, got None")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(sizes=[3]), ValueError, r"sizes must list at least 2"),
+    (dict(sizes=[3, 0, 1]), ValueError, r"sizes must be >= 1"),
+    (dict(sizes=[3, 2.5, 1]), TypeError, r"sizes must be an integer"),
+    (dict(sizes="3,2"), TypeError, r"sizes must be a list"),
+    (dict(hidden="swish"), ValueError, r"hidden must be one of"),
+    (dict(hidden=["tanh"]), ValueError, r"hidden must name one activation or 2"),
+    (dict(output="relu"), ValueError, r"output must be one of"),
+    (dict(loss="hinge"), ValueError, r"loss must be one of"),
+    (dict(init="zeros"), ValueError, r"init must be one of"),
+    (dict(dtype=np.int32), ValueError, r"dtype must be float64 or float32"),
+    (dict(loss="cross_entropy"), ValueError, r"loss 'cross_entropy' needs output 'softmax' or 'sigmoid'"),
+    (dict(output="softmax"), ValueError, r"output 'softmax' is trained with loss 'cross_entropy'"),
+    (dict(sizes=[3, 1], output="softmax", loss="cross_entropy"), ValueError, r"softmax' needs at least 2"),
+])
+def test_constructor_rejects_bad_arguments(kwargs, error, match):
+    args = dict(sizes=[3, 4, 4, 2])
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        fastbp.MLP(args.pop("sizes"), **args)
+
+
+def test_accuracy_needs_a_classifier_and_valid_labels():
+    regressor = fastbp.MLP([2, 1], seed=0)
+    with pytest.raises(ValueError, match=r"accuracy needs a classifier"):
+        fastbp.accuracy(regressor, X, [0, 1, 1])
+    classifier = fastbp.MLP([2, 3], output="softmax", loss="cross_entropy", seed=0)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
+        fastbp.accuracy(classifier, X, [0, 1, 5])
+    with pytest.raises(ValueError, match=r"labels has 2 rows but X has 3"):
+        fastbp.accuracy(classifier, X, [0, 1])
