@@ -112,13 +112,15 @@ def sgd_sample(params, velocity, sizes, acts, loss, a, y, hyper, d0, d1):
         a_in = a[i:i + n_in]
         prev = d1[:n_in] if use_d1 else d0[:n_in]
         prev[:] = 0
+        back = l > 0  # layer 0 has no delta below it
         if mu == 0:
             for j in range(n_out):
                 d = delta[j]
                 b[j] -= lr * d
                 for k in range(n_in):
                     w = W[j, k]
-                    prev[k] += w * d
+                    if back:
+                        prev[k] += w * d
                     W[j, k] = w - lr * (d * a_in[k] + l2 * w)
         else:
             V = velocity[p:p + n_out * n_in].reshape((n_out, n_in))
@@ -129,7 +131,8 @@ def sgd_sample(params, velocity, sizes, acts, loss, a, y, hyper, d0, d1):
                 b[j] += vb[j]
                 for k in range(n_in):
                     w = W[j, k]
-                    prev[k] += w * d
+                    if back:
+                        prev[k] += w * d
                     v = mu * V[j, k] - lr * (d * a_in[k] + l2 * w)
                     V[j, k] = v
                     W[j, k] = w + v
