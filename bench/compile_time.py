@@ -23,7 +23,7 @@ rows = np.arange(8); work = net._work(); grad = np.zeros_like(net.params)
 hyper = np.array([0.1, 0.0, 0.0])
 common = dict(params=net.params, sizes=net._sizes, acts=net._acts)
 calls = {
-    "forward_batch": lambda: kernels.forward_batch(X=X, out=np.empty((8, 10)), work=work, **common),
+    "forward_batch": lambda: kernels.forward_batch(X=X, rows=rows, out=np.empty(80), work=work, **common),
     "loss_sum": lambda: kernels.loss_sum(loss=net._loss_code, X=X, Y=Y, rows=rows, work=work, **common),
     "gradient_sum": lambda: kernels.gradient_sum(loss=net._loss_code, X=X, Y=Y, rows=rows, grad=grad, work=work, **common),
     "sgd_epoch": lambda: kernels.sgd_epoch(velocity=grad, loss=net._loss_code, X=X, Y=Y, rows=rows, hyper=hyper, work=work, **common),

@@ -1,7 +1,9 @@
 """fastbp: multilayer perceptrons trained by backpropagation at compiled speed on the CPU."""
-from .model import MLP, accuracy
 from . import datasets
+from .model import MLP, accuracy
+from .numerical import GRADCHECK_TOLERANCE, gradcheck, numerical_gradient
 from .training import History, TrainingDiverged
 
-__all__ = ["MLP", "accuracy", "datasets", "History", "TrainingDiverged"]
+__all__ = ["MLP", "accuracy", "datasets", "numerical_gradient", "gradcheck", "GRADCHECK_TOLERANCE",
+           "History", "TrainingDiverged"]
 __version__ = "0.1.0"

@@ -95,7 +95,7 @@ class MLP:
         rng = checks.as_rng(seed)
 
         self.sizes = sizes
-        self._sizes = np.array(sizes, dtype=np.int64)
+        self._sizes = np.array(sizes, dtype=np.uint64)
         self._acts = np.array([ACTIVATION_CODES[a] for a in self.hidden + (self.output,)], dtype=np.int64)
         self._loss_code = LOSS_CODES[self.loss_name]
         self.n_edges = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
@@ -165,8 +165,9 @@ class MLP:
         """Network outputs a^L for each row of X: (n_samples, sizes[-1])."""
         X = self._inputs(X)
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
-        kernels.forward_batch(params=self.params, sizes=self._sizes, acts=self._acts,
-                              X=X, out=out, work=self._work())
+        kernels.forward_batch(params=self.params, sizes=self._sizes, acts=self._acts, X=X,
+                              rows=np.arange(X.shape[0], dtype=np.int64), out=out.reshape(-1),
+                              work=self._work())
         return out
 
     def penalty(self, l2):
@@ -214,11 +215,14 @@ class MLP:
         return np.argmax(out, axis=1)
 
     def fit(self, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentum=0.0,
-            shuffle=True, seed=None):
-        """Train in place; see :func:`fastbp.training.fit` for the parameters. Returns a History."""
+            shuffle=True, seed=None, gradient="backprop", schedule="constant", power_t=0.5,
+            validation=None, patience=None, callback=None, progress=False):
+        """Train in place and return a History; the parameters are documented at :func:`fastbp.training.fit`."""
         from .training import fit
         return fit(self, X, Y, mode=mode, epochs=epochs, lr=lr, batch_size=batch_size, l2=l2,
-                   momentum=momentum, shuffle=shuffle, seed=seed)
+                   momentum=momentum, shuffle=shuffle, seed=seed, gradient=gradient, schedule=schedule,
+                   power_t=power_t, validation=validation, patience=patience, callback=callback,
+                   progress=progress)
 
 
 def accuracy(net, X, labels):

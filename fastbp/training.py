@@ -1,4 +1,8 @@
-"""Training loops: Python runs the epochs, each epoch (or minibatch) is one kernel call."""
+"""Training loops: Python runs the epochs, each epoch (or minibatch) is one kernel call.
+
+Progress, history, validation, early stopping and divergence checks live here, at a
+cost that is negligible beside the kernels.
+"""
 import time
 from dataclasses import dataclass, field
 
@@ -7,8 +11,12 @@ import numpy as np
 import kernels
 from . import checks
 from .model import aligned_zeros
+from .numerical import default_eps, finite_difference_gradient
+from .progress import Progress
 
 MODES = {"sgd": "sgd", "online": "sgd", "minibatch": "minibatch", "batch": "batch"}
+GRADIENTS = {"backprop": "backprop", "numerical": "numerical"}
+SCHEDULES = {"constant": "constant", "invscaling": "invscaling"}
 
 
 class TrainingDiverged(FloatingPointError):
@@ -19,17 +27,24 @@ class TrainingDiverged(FloatingPointError):
 class History:
     """What happened in ``fit``, one entry per completed epoch.
 
-    loss: mean training loss (plus the L2 penalty) over the whole training set after the epoch.
-    seconds: wall time of the epoch's updates (the loss evaluation is not included).
-    samples: samples seen so far, cumulative.
+    loss: mean training loss plus the L2 penalty, over the whole training set, after the epoch.
+    val_loss, val_accuracy: on the validation data, when given (accuracy for classifiers).
+    seconds: wall time of the epoch's updates (loss evaluation and validation excluded).
+    samples: samples seen so far, cumulative.  lr: the learning rate used in the epoch.
     compile_seconds: time to compile the kernels (or load them from the cache) before epoch 1.
+    stopped: "completed", "early_stopping", "callback" or "interrupted" (Ctrl-C).
+    best_epoch: the epoch whose parameters the model holds after early stopping (1-based).
     """
 
     loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     samples: list = field(default_factory=list)
-    stopped: str = "completed"
+    lr: list = field(default_factory=list)
     compile_seconds: float = 0.0
+    stopped: str = "completed"
+    best_epoch: int = 0
 
     def __len__(self):
         return len(self.loss)
@@ -37,12 +52,18 @@ class History:
     def samples_per_second(self):
         """Throughput over all epochs: samples seen / update seconds."""
         total = sum(self.seconds)
-        return self.samples[-1] / total if total > 0 else float("nan")
+        return self.samples[-1] / total if self.samples and total > 0 else float("nan")
+
+
+def _labels_of(Y):
+    """Class labels of prepared 2-D targets: argmax of one-hot rows, or a 0.5 threshold for one column."""
+    return np.argmax(Y, axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5).astype(np.int64)
 
 
 def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentum=0.0,
-        shuffle=True, seed=None):
-    """Train ``net`` in place by backpropagation.
+        shuffle=True, seed=None, gradient="backprop", schedule="constant", power_t=0.5,
+        validation=None, patience=None, callback=None, progress=False):
+    """Train ``net`` in place.
 
     Parameters
     ----------
@@ -59,12 +80,28 @@ def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentu
     momentum : float in [0, 1): v = momentum * v - lr * g; params += v.
     shuffle : bool, visit the samples in a new random order each epoch.
     seed : int, numpy Generator or None, random state for the shuffling.
+    gradient : {"backprop", "numerical"}
+        ``numerical`` replaces every backpropagated gradient by central differences
+        (``fastbp.numerical_gradient``) in the same loop: same updates, O(E) times the cost.
+    schedule : {"constant", "invscaling"}
+        ``invscaling`` (as scikit-learn): epoch lr = lr / (samples seen + 1) ** power_t.
+    power_t : float >= 0, exponent of ``invscaling``.
+    validation : (X_val, Y_val) or None
+        Recorded each epoch: validation loss, and accuracy for classifiers.
+    patience : int >= 1 or None
+        Early stopping: stop when the validation loss (the training loss without validation
+        data) has not improved for ``patience`` epochs, and restore the best parameters.
+    callback : callable(history) or None
+        Called after every epoch; returning True stops training.
+    progress : bool or None
+        A progress line on stderr (epoch, loss, samples/s); None shows it on a terminal once
+        training has run for a second.
 
     Returns
     -------
     History
-        Training loss, seconds and samples per epoch. Ctrl-C stops after the current
-        epoch's kernel call returns and keeps the model (``history.stopped == "interrupted"``).
+        Ctrl-C stops training after the running kernel call returns and keeps the model as
+        it was after the last whole epoch (``history.stopped == "interrupted"``).
 
     Raises
     ------
@@ -80,8 +117,22 @@ def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentu
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
     rng = checks.as_rng(seed)
+    gradient = checks.check_choice(gradient, "gradient", GRADIENTS)
+    schedule = checks.check_choice(schedule, "schedule", SCHEDULES)
+    power_t = checks.check_float(power_t, "power_t", low=0.0)
+    if patience is not None:
+        patience = checks.check_int(patience, "patience", 1)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {callback!r}")
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
     X = net._inputs(X)
     Y = net._targets(Y, X.shape[0])
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("validation must be a pair (X_val, Y_val)")
+        X_val = net._inputs(validation[0], "validation X")
+        Y_val = net._targets(validation[1], X_val.shape[0], "validation Y")
 
     n = X.shape[0]
     hyper = np.array([lr, momentum, l2], dtype=net.dtype)
@@ -89,36 +140,45 @@ def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentu
     grad = aligned_zeros(net.n_params, net.dtype)
     work = net._work()
     in_order = np.arange(n, dtype=np.int64)
-    step_rows = n if mode == "batch" else min(batch_size, n)
-
-    def descend(rows):
-        net._gradient(X, Y, rows, l2, grad, work)
-        kernels.step(params=net.params, velocity=velocity, grad=grad, hyper=hyper)
+    step_rows = {"sgd": 1, "minibatch": min(batch_size, n), "batch": n}[mode]
+    eps = default_eps(net.dtype, "central")
 
     history = History()
     start = time.perf_counter()
-    none = in_order[:0]  # zero rows: compiles (or loads from cache) without training
-    kernels.sgd_epoch(params=net.params, velocity=velocity, sizes=net._sizes, acts=net._acts,
-                      loss=net._loss_code, X=X, Y=Y, rows=none, hyper=hyper, work=work)
-    kernels.gradient_sum(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code,
-                         X=X, Y=Y, rows=none, grad=grad, work=work)
-    kernels.step(params=net.params[:0], velocity=velocity[:0], grad=grad[:0], hyper=hyper)
-    kernels.loss_sum(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code,
-                     X=X, Y=Y, rows=none, work=work)
+    _warm_up(net, X, Y, velocity, grad, hyper, work, gradient)
     history.compile_seconds = time.perf_counter() - start
+
+    def descend(rows):
+        if gradient == "backprop":
+            net._gradient(X, Y, rows, l2, grad, work)
+        else:
+            finite_difference_gradient(net, X, Y, rows, l2, "central", eps, grad, work)
+        kernels.step(params=net.params, velocity=velocity, grad=grad, hyper=hyper)
+
+    def run_epoch(order, bar):
+        if mode == "sgd" and gradient == "backprop":
+            kernels.sgd_epoch(params=net.params, velocity=velocity, sizes=net._sizes, acts=net._acts,
+                              loss=net._loss_code, X=X, Y=Y, rows=order, hyper=hyper, work=work)
+            return
+        for s in range(0, n, step_rows):
+            descend(order[s:s + step_rows])
+            bar.update(s + step_rows, force=False, step="numerical" if gradient == "numerical" else "")
+
+    label = f"{mode} {gradient}"
+    epoch_bar = Progress(epochs, label, enabled=progress)
+    best = (np.inf, None, 0)
     seen = 0
     for epoch in range(1, epochs + 1):
         last_good = net.params.copy()
+        if schedule == "invscaling":
+            hyper[0] = lr / (seen + 1) ** power_t
         try:
             order = rng.permutation(n) if shuffle else in_order
+            inner = Progress(n, f"epoch {epoch}/{epochs}", enabled=progress if gradient == "numerical" else False)
             start = time.perf_counter()
-            if mode == "sgd":
-                kernels.sgd_epoch(params=net.params, velocity=velocity, sizes=net._sizes, acts=net._acts,
-                                  loss=net._loss_code, X=X, Y=Y, rows=order, hyper=hyper, work=work)
-            else:
-                for s in range(0, n, step_rows):
-                    descend(order[s:s + step_rows])
+            run_epoch(order, inner)
             seconds = time.perf_counter() - start
+            inner.close()
         except KeyboardInterrupt:
             net.params[:] = last_good
             history.stopped = "interrupted"
@@ -126,6 +186,7 @@ def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentu
         loss = net._mean_loss(X, Y, l2)
         if not np.isfinite(loss) or not np.all(np.isfinite(net.params)):
             net.params[:] = last_good
+            epoch_bar.close()
             raise TrainingDiverged(
                 f"training diverged in epoch {epoch}: the loss became {loss}; the parameters were "
                 f"restored to the end of epoch {epoch - 1}. Try a smaller learning rate (lr={lr}).")
@@ -133,4 +194,41 @@ def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentu
         history.loss.append(loss)
         history.seconds.append(seconds)
         history.samples.append(seen)
+        history.lr.append(float(hyper[0]))
+        if validation is not None:
+            history.val_loss.append(net._mean_loss(X_val, Y_val, 0.0))
+            if net.is_classifier:
+                history.val_accuracy.append(float(np.mean(net.predict(X_val) == _labels_of(Y_val))))
+        fields = dict(loss=f"{loss:.4g}", samples_per_s=f"{n / max(seconds, 1e-12):,.0f}")
+        if history.val_accuracy:
+            fields["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
+        epoch_bar.update(epoch, force=epoch == epochs, **fields)
+
+        monitored = history.val_loss[-1] if validation is not None else loss
+        if monitored < best[0]:
+            best = (monitored, net.params.copy(), epoch)
+        if patience is not None and epoch - best[2] >= patience:
+            history.stopped = "early_stopping"
+            break
+        if callback is not None and callback(history):
+            history.stopped = "callback"
+            break
+    epoch_bar.close()
+    if patience is not None and best[1] is not None:
+        net.params[:] = best[1]
+        history.best_epoch = best[2]
     return history
+
+
+def _warm_up(net, X, Y, velocity, grad, hyper, work, gradient):
+    """Compile (or load from the cache) every kernel fit may call, on zero rows: no training."""
+    none = np.arange(0, dtype=np.int64)
+    common = dict(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code, X=X, Y=Y, rows=none)
+    kernels.sgd_epoch(velocity=velocity, hyper=hyper, work=work, **common)
+    kernels.gradient_sum(grad=grad, work=work, **common)
+    kernels.loss_sum(work=work, **common)
+    kernels.step(params=net.params[:0], velocity=velocity[:0], grad=grad[:0], hyper=hyper)
+    kernels.forward_batch(params=net.params, sizes=net._sizes, acts=net._acts, X=X, rows=none,
+                          out=np.empty(0, dtype=net.dtype), work=work)
+    if gradient == "numerical":  # no layers and no rows: nothing is perturbed
+        kernels.finite_differences(consts=hyper, grad=grad, work=work, **dict(common, sizes=net._sizes[:1]))

@@ -16,6 +16,12 @@ def jit(fn):
     return numba.njit(**OPTIONS)(fn)
 
 
+def jit_inline(fn):
+    """A small helper compiled into its callers (Numba IR inlining): a plain call into a
+    separately compiled helper measured 7-45 ns, which dominates tiny networks."""
+    return numba.njit(inline="always", **OPTIONS)(fn)
+
+
 def jit_parallel(fn):
     """Compile `fn` lazily with `prange` turned into threads."""
     return numba.njit(parallel=True, **OPTIONS)(fn)

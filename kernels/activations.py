@@ -4,10 +4,14 @@ Codes are small integers so kernels can branch on them; functions are never
 passed into kernels (that defeats `cache=True`). Derivatives are computed from
 the activation's OUTPUT a = f(z), as the seed notes do: sigmoid a(1 - a),
 tanh 1 - a^2, relu [a > 0], identity 1.
+
+Helpers work on a run a[o:o + n] of a flat buffer given by unsigned offsets:
+a slice would cost an atomic reference-count pair per call, which dominated
+small networks, and unsigned indices let LLVM drop negative-index checks.
 """
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit_inline
 
 IDENTITY = 0
 SIGMOID = 1
@@ -20,7 +24,7 @@ CROSS_ENTROPY = 1
 NO_LOSS = -1
 
 
-@jit
+@jit_inline
 def sigmoid(z):
     """1 / (1 + exp(-z)) without overflow for large |z|."""
     T = type(z)
@@ -30,40 +34,39 @@ def sigmoid(z):
     return e / (T(1) + e)
 
 
-@jit
+@jit_inline
 def softplus(z):
     """log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|))."""
     return max(z, type(z)(0)) + np.log1p(np.exp(-abs(z)))
 
 
-@jit
-def activate(z, code):
-    """a = f(z) in place. z: (n,) pre-activations of one layer."""
+@jit_inline
+def activate(z, o, n, code):
+    """a = f(z) in place on z[o:o + n], one layer's pre-activations."""
     T = type(z[0])
-    n = z.shape[0]
     if code == SIGMOID:
-        for j in range(n):
+        for j in range(o, o + n):
             z[j] = sigmoid(z[j])
     elif code == TANH:
-        for j in range(n):
+        for j in range(o, o + n):
             z[j] = np.tanh(z[j])
     elif code == RELU:
-        for j in range(n):
+        for j in range(o, o + n):
             z[j] = max(z[j], T(0))
     elif code == SOFTMAX:
-        m = z[0]
-        for j in range(1, n):
+        m = z[o]
+        for j in range(o, o + n):
             m = max(m, z[j])
         s = T(0)
-        for j in range(n):
+        for j in range(o, o + n):
             z[j] = np.exp(z[j] - m)
             s += z[j]
         inv = T(1) / s
-        for j in range(n):
+        for j in range(o, o + n):
             z[j] *= inv
 
 
-@jit
+@jit_inline
 def derivative(a, code):
     """f'(z) from the output a = f(z) of a hidden activation."""
     T = type(a)
@@ -76,50 +79,49 @@ def derivative(a, code):
     return T(1)
 
 
-@jit
-def activate_with_loss(z, y, code, loss):
-    """Output layer: a = f(z) in place; returns this sample's loss, computed from z.
+@jit_inline
+def activate_with_loss(z, o, n, Y, r, code, loss):
+    """Output layer: a = f(z) in place on z[o:o + n]; returns this sample's loss, computed from z.
 
     squared: 0.5 * sum (a - y)^2.
     cross_entropy, softmax: -sum y log a = sum y (lse - z), lse = log sum exp z.
     cross_entropy, sigmoid (per output): -(y log a + (1 - y) log(1 - a)) = softplus(z) - y z.
+    Y: (n_samples, n) targets, r: this sample's row.
     """
     T = type(z[0])
-    n = z.shape[0]
     c = T(0)
     if loss == CROSS_ENTROPY and code == SOFTMAX:
-        m = z[0]
-        for j in range(1, n):
+        m = z[o]
+        for j in range(o, o + n):
             m = max(m, z[j])
         s = T(0)
-        for j in range(n):
+        for j in range(o, o + n):
             s += np.exp(z[j] - m)
         lse = m + np.log(s)
         for j in range(n):
-            c += y[j] * (lse - z[j])
-            z[j] = np.exp(z[j] - lse)
+            c += Y[r, j] * (lse - z[o + j])
+            z[o + j] = np.exp(z[o + j] - lse)
         return c
     if loss == CROSS_ENTROPY:  # sigmoid outputs
         for j in range(n):
-            c += softplus(z[j]) - y[j] * z[j]
-            z[j] = sigmoid(z[j])
+            c += softplus(z[o + j]) - Y[r, j] * z[o + j]
+            z[o + j] = sigmoid(z[o + j])
         return c
-    activate(z, code)
+    activate(z, o, n, code)
     if loss == SQUARED:
         for j in range(n):
-            d = z[j] - y[j]
+            d = z[o + j] - Y[r, j]
             c += d * d
         return T(0.5) * c
     return c
 
 
-@jit
-def output_delta(a, y, code, loss, delta):
-    """delta^L: squared (a - y) f'(z); cross-entropy (softmax or sigmoid) a - y."""
-    n = a.shape[0]
+@jit_inline
+def output_delta(a, o, n, Y, r, code, loss, delta):
+    """delta[:n] = delta^L: squared (a - y) f'(z); cross-entropy (softmax or sigmoid) a - y."""
     if loss == CROSS_ENTROPY:
         for j in range(n):
-            delta[j] = a[j] - y[j]
+            delta[j] = a[o + j] - Y[r, j]
     else:
         for j in range(n):
-            delta[j] = (a[j] - y[j]) * derivative(a[j], code)
+            delta[j] = (a[o + j] - Y[r, j]) * derivative(a[o + j], code)

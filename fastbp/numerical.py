@@ -1,0 +1,91 @@
+"""Numerical (finite-difference) gradients and the gradient check."""
+import numpy as np
+
+import kernels
+from . import checks
+from .model import MLP, aligned_zeros
+
+SCHEMES = {"central": "central", "forward": "forward"}
+
+#: gradcheck passes when its max relative error is at most this, by the model's dtype.
+#: float64: backprop and float64 central differences agree to ~1e-9 on smooth losses.
+#: float32: the float32 backprop gradient carries float32 rounding (~1e-7 relative per
+#: operation, accumulated), so it is held to 1e-3 against the float64 numerical gradient.
+GRADCHECK_TOLERANCE = {"float64": 1e-6, "float32": 1e-3}
+
+
+def default_eps(dtype, scheme):
+    """Step that balances truncation and rounding: eps_mach^(1/3) central, eps_mach^(1/2) forward."""
+    machine = np.finfo(dtype).eps
+    return float(machine ** (1 / 3) if scheme == "central" else machine ** 0.5)
+
+
+def check_scheme_eps(net, scheme, eps):
+    scheme = checks.check_choice(scheme, "scheme", SCHEMES)
+    if eps is None:
+        eps = default_eps(net.dtype, scheme)
+    eps = checks.check_float(eps, "eps", low=0.0, low_open=True)
+    return scheme, eps
+
+
+def finite_difference_gradient(net, X, Y, rows, l2, scheme, eps, grad, work):
+    """grad = numerical gradient of the mean loss over rows (+ L2) on prepared arrays."""
+    consts = np.array([eps, l2, 1.0 if scheme == "central" else 0.0], dtype=net.dtype)
+    kernels.finite_differences(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code,
+                               X=X, Y=Y, rows=rows, consts=consts, grad=grad, work=work)
+    return grad
+
+
+def numerical_gradient(net, X, Y, eps=None, scheme="central", l2=0.0):
+    """Finite-difference gradient of ``net.loss(X, Y, l2)``, same layout as ``net.params``.
+
+    Parameters
+    ----------
+    net : MLP
+    X, Y : as for ``net.gradient``
+    eps : float > 0 or None
+        Step; default ``eps_mach ** (1/3)`` (central) or ``eps_mach ** (1/2)`` (forward) of the
+        model's dtype.
+    scheme : {"central", "forward"}
+        ``central``: (J(p + eps) - J(p - eps)) / (2 eps), two forward passes per parameter;
+        ``forward``: (J(p + eps) - J(p)) / eps, one.
+    l2 : float >= 0
+
+    Each parameter is restored exactly after its perturbation: ``net.params`` is unchanged.
+    Computed in the model's dtype by the compiled kernel ``kernels.finite_differences``.
+    """
+    scheme, eps = check_scheme_eps(net, scheme, eps)
+    l2 = checks.check_float(l2, "l2", low=0.0)
+    X = net._inputs(X)
+    Y = net._targets(Y, X.shape[0])
+    grad = aligned_zeros(net.n_params, net.dtype)
+    return finite_difference_gradient(net, X, Y, np.arange(X.shape[0], dtype=np.int64), l2,
+                                      scheme, eps, grad, net._work())
+
+
+def relative_error(analytic, numeric):
+    """max_i |a_i - n_i| / max(|a_i|, |n_i|, 1e-3 * max_j max(|a_j|, |n_j|)).
+
+    The floor keeps components that are zero in both (up to noise) from dividing by noise.
+    """
+    analytic = np.asarray(analytic, dtype=np.float64)
+    numeric = np.asarray(numeric, dtype=np.float64)
+    scale = np.maximum(np.abs(analytic), np.abs(numeric))
+    floor = max(1e-3 * scale.max(), np.finfo(np.float64).tiny)
+    return float(np.max(np.abs(analytic - numeric) / np.maximum(scale, floor)))
+
+
+def gradcheck(net, X, Y, l2=0.0):
+    """Max relative error between ``net.gradient`` and float64 central differences.
+
+    The numerical side always runs on a float64 copy of the model, so a float32 model's
+    gradient is checked against an accurate reference. Pass/fail thresholds are in
+    ``GRADCHECK_TOLERANCE`` (float64 1e-6, float32 1e-3); see :func:`relative_error`.
+    """
+    X = net._inputs(X)  # the model's dtype: both sides see the same numbers
+    Y = net._targets(Y, X.shape[0])
+    analytic = net.gradient(X, Y, l2=l2)
+    reference = MLP(net.sizes, hidden=list(net.hidden), output=net.output, loss=net.loss_name,
+                    dtype=np.float64)
+    reference.params[:] = net.params
+    return relative_error(analytic, numerical_gradient(reference, X, Y, scheme="central", l2=l2))
