@@ -20,20 +20,24 @@ from .progress import Progress
 
 METHODS = ("backprop", "central", "forward")
 
-# Widths w of the [w, w, w] networks (E = 2 w^2): full mode reaches E ~ 1e6 for backprop
-# and E ~ 1.3e5 for the numerical gradients.
+# The swept networks are [256, h, 4]: E = 260 h. Every long inner loop runs over the 256
+# inputs, so the compiled loops run at one efficiency from small h on, and E alone varies.
+# Full mode reaches E ~ 1.06e6 for backprop and E ~ 1.3e5 for the numerical gradients.
 SWEEP = {
-    "full": dict(widths=[4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 724],
-                 numerical_max_edges=140_000, equal_edges=[[256, 256], [128, 256, 128], [512, 64, 512],
-                                                           [16, 1024, 48], [128, 128, 128, 128, 128]],
-                 repeats=5, numerical_repeats=3),
-    "quick": dict(widths=[4, 8, 16, 32, 64, 128, 256], numerical_max_edges=2_100,
-                  equal_edges=[[32, 32], [16, 32, 16], [8, 64, 24], [16, 16, 16, 16, 16]],
+    "full": dict(hidden=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096], numerical_max_edges=140_000,
+                 equal_edges=[[256, 256], [128, 256, 128], [512, 64, 512], [16, 1024, 48],
+                              [128, 128, 128, 128, 128]], repeats=5, numerical_repeats=3),
+    "quick": dict(hidden=[1, 4, 16, 64, 256], numerical_max_edges=4_200,
+                  equal_edges=[[64, 64], [32, 64, 32], [8, 256, 8], [32, 32, 32, 32, 32]],
                   repeats=3, numerical_repeats=3),
 }
-# Fits use only E at or above these: below them fixed per-call and per-layer costs (about a
-# microsecond) are comparable to the arithmetic. Chosen from the measured curves.
-FIT_FROM = {"backprop": 2_000, "central": 100, "forward": 100}
+# Slopes are fitted over E >= FIT_FROM: below it, fixed costs per call, per layer and per row
+# (about 0.1 microsecond) are comparable to the arithmetic. Chosen from the measured curves.
+FIT_FROM = {"backprop": 1_000, "central": 1_000, "forward": 1_000}
+
+
+def swept_sizes(h):
+    return [256, h, 4]
 
 
 def edges(sizes):
@@ -84,9 +88,8 @@ class Probe:
 
     def seconds_per_gradient(self, method, repeats, min_seconds=0.02):
         """Median over `repeats` of (seconds for `count` gradients) / count, count calibrated
-        so that one timing lasts at least `min_seconds`. The first call (JIT) is not timed."""
+        so that one timing lasts at least `min_seconds`. Compile first (see `warm_up`)."""
         run = self.backprop if method == "backprop" else (lambda c: self.numerical(c, method))
-        run(1)
         count = 1
         while True:
             start = time.perf_counter()
@@ -101,6 +104,14 @@ class Probe:
             run(count)
             times.append((time.perf_counter() - start) / count)
         return statistics.median(times)
+
+
+def warm_up():
+    """Compile every timed kernel on a tiny network, so no timing includes compilation."""
+    probe = Probe([2, 2, 1])
+    probe.backprop(1)
+    for scheme in ("central", "forward"):
+        probe.numerical(1, scheme)
 
 
 def fit_slope(E, seconds, low):
@@ -120,8 +131,9 @@ def run(mode="full", progress=None):
     previous_threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        jobs = [([w, w, w], m, "sweep") for w in cfg["widths"] for m in METHODS
-                if m == "backprop" or edges((w, w, w)) <= cfg["numerical_max_edges"]]
+        warm_up()
+        jobs = [(swept_sizes(h), m, "sweep") for h in cfg["hidden"] for m in METHODS
+                if m == "backprop" or edges(swept_sizes(h)) <= cfg["numerical_max_edges"]]
         jobs += [(list(s), m, "equal_edges") for s in cfg["equal_edges"] for m in METHODS]
         bar = Progress(len(jobs), f"costs ({mode})", enabled=progress)
         rows = []
@@ -230,7 +242,7 @@ def report_section(result, figure):
         "## Algorithm costs: backpropagation against numerical gradients",
         "",
         f"Seconds per single-sample gradient, median of repeats, warm JIT, one thread, float64, "
-        f"[w, w, w] networks (sigmoid hidden, identity output, squared loss), mode `{result['mode']}`. "
+        f"[256, h, 4] networks (sigmoid hidden, identity output, squared loss), mode `{result['mode']}`. "
         "Forward differences take P + 1 forward passes, central differences 2P; both use the same "
         "compiled forward pass as backpropagation.",
         "",

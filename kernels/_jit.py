@@ -4,11 +4,15 @@
 LLVM; `error_model="numpy"` drops Python's ZeroDivisionError checks;
 the fast-math flags allow re-association (so dot products vectorise) and
 fused multiply-add, but never assume away NaN or inf: training must see them.
+`_nrt=False` compiles without Numba's reference counting: kernels never allocate,
+and each array handed to a compiled call otherwise costs an atomic increment and
+decrement (measured: 192 -> 84 ns per loss evaluation on a 256-1-4 network, which
+is what the numerical gradient does 2P times).
 """
 import numba
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
-OPTIONS = dict(cache=True, error_model="numpy", fastmath=set(FASTMATH), boundscheck=False)
+OPTIONS = dict(cache=True, error_model="numpy", fastmath=set(FASTMATH), boundscheck=False, _nrt=False)
 
 
 def jit(fn):

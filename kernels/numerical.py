@@ -6,7 +6,7 @@ one gradient costs (P + 1) (forward) or 2 P (central) forward passes over the ro
 O(P E) multiply-adds per sample, against backpropagation's O(E).
 """
 from ._jit import jit
-from .batch import loss_sum
+from .passes import LOSS, sweep
 
 
 @jit
@@ -22,20 +22,21 @@ def finite_differences(params, sizes, acts, loss, X, Y, rows, consts, grad, work
     l2 = consts[1]
     central = consts[2] != T(0)
     inv_n = T(1) / T(rows.shape[0])
+    none = params[:0]
     base = T(0)
     if not central:
-        base = loss_sum(params, sizes, acts, loss, X, Y, rows, work) * inv_n
+        base = sweep(params, sizes, acts, loss, X, Y, rows, LOSS, none, none, work) * inv_n
     p = 0
     for l in range(sizes.shape[0] - 1):
         n_w = sizes[l] * sizes[l + 1]
         for i in range(p, p + n_w + sizes[l + 1]):
             w = params[i]
             params[i] = w + eps
-            up = loss_sum(params, sizes, acts, loss, X, Y, rows, work) * inv_n
+            up = sweep(params, sizes, acts, loss, X, Y, rows, LOSS, none, none, work) * inv_n
             down = base
             if central:
                 params[i] = w - eps
-                down = loss_sum(params, sizes, acts, loss, X, Y, rows, work) * inv_n
+                down = sweep(params, sizes, acts, loss, X, Y, rows, LOSS, none, none, work) * inv_n
             params[i] = w
             if i < p + n_w:  # a weight: its penalty term 0.5 l2 w^2, differenced alike
                 wu = w + eps
