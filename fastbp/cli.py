@@ -1,4 +1,7 @@
-"""The `fastbp` command line."""
+"""The `fastbp` command line: train, predict, evaluate, and the experiments behind RESULTS.md.
+
+Every error is one line on stderr and a non-zero exit code, never a traceback.
+"""
 import argparse
 import sys
 from pathlib import Path
@@ -8,78 +11,186 @@ import numpy as np
 from . import datasets
 from .model import MLP, accuracy
 
-DATASETS = {"iris": datasets.iris, "xor": datasets.xor, "xnor": datasets.xnor}
-
 
 class CliError(Exception):
     """A problem to report in one line on stderr (exit code 2)."""
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise CliError(message)
+
+
 def int_list(text):
     try:
-        return [int(v) for v in text.split(",")]
+        values = [int(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 4,8,3, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 64,32,10, got {text!r}") from None
+    if len(values) < 2 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected at least two positive widths (input to output), got {text!r}")
+    return values
+
+
+def fraction(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text}")
+    return value
+
+
+def add_data_options(p, target_default):
+    p.add_argument("--data", default="iris",
+                   help="built-in xor, xnor, iris or digits; or a .csv, .npz or IDX file (default iris)")
+    p.add_argument("--target", default=target_default,
+                   help=f"CSV target column: last, first, a number, a name, or none (default {target_default})")
+    p.add_argument("--labels", default=None, help="IDX labels file, when --data is an IDX images file")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="fastbp", description="Train MLPs by backpropagation, fast.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="fastbp", description="Train MLPs by backpropagation at compiled speed, and measure it.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
     train = sub.add_parser("train", help="train an MLP on a data set and print a summary")
-    train.add_argument("--data", default="iris", choices=sorted(DATASETS), help="built-in data set (default iris)")
+    add_data_options(train, "last")
+    train.add_argument("--task", default="auto", choices=["auto", "classify", "regress"],
+                       help="auto: integer targets are class labels (default)")
     train.add_argument("--layers", type=int_list, default=None,
-                       help="hidden layer widths, e.g. 16 or 32,16 (default 8)")
-    train.add_argument("--hidden", default="tanh", help="hidden activation (default tanh)")
+                       help="all layer widths, input to output, e.g. 64,32,10 (default: inputs,16,outputs)")
+    train.add_argument("--hidden", default="tanh", help="hidden activation: sigmoid, tanh, relu, identity")
+    train.add_argument("--output", default=None, help="identity, sigmoid or softmax (default by task)")
+    train.add_argument("--loss", default=None, help="squared or cross_entropy (default by task)")
+    train.add_argument("--init", default="xavier", help="xavier, he, uniform or normal")
     train.add_argument("--mode", default="sgd", help="sgd, minibatch or batch (default sgd)")
     train.add_argument("--gradient", default="backprop", help="backprop or numerical (default backprop)")
     train.add_argument("--epochs", type=int, default=100)
-    train.add_argument("--lr", type=float, default=0.02)
+    train.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    train.add_argument("--schedule", default="constant", help="constant or invscaling")
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--l2", type=float, default=0.0)
     train.add_argument("--momentum", type=float, default=0.0)
-    train.add_argument("--test-fraction", type=float, default=0.3)
+    train.add_argument("--patience", type=int, default=None, help="early stopping after this many epochs")
+    train.add_argument("--validation", type=fraction, default=0.2,
+                       help="fraction of rows held out for validation (default 0.2; 0 for none)")
+    train.add_argument("--no-standardize", dest="standardize", action="store_false",
+                       help="do not standardise the inputs (default: standardise; the statistics are saved)")
     train.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    train.add_argument("--threads", type=int, default=None, help="Numba threads (default: all cores)")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--quiet", action="store_true", help="no progress line")
+    train.add_argument("--save", default=None, help="write the trained model to this .npz file")
+    train.add_argument("--plot", default=None, help="write the loss (and accuracy) curves to this PNG")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    cost = sub.add_parser("costs", help="measure gradient cost against edges: backprop vs finite differences")
-    add_experiment_options(cost)
-    bench = sub.add_parser("bench", help="run the experiments and regenerate RESULTS.md")
-    bench.add_argument("experiments", nargs="*", choices=["costs"], default=[],
-                       help="which experiments (default: all)")
-    add_experiment_options(bench)
+    for name, text in (("predict", "print a trained model's predictions, one row per line"),
+                       ("evaluate", "print a trained model's accuracy (classifier) or loss (regressor)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("model", help="a model file written by fastbp train --save")
+        add_data_options(p, "none" if name == "predict" else "last")
+
+    for name, text in (("costs", "measure gradient cost against edges: backprop vs finite differences"),
+                       ("bench", "run the experiments and regenerate RESULTS.md")):
+        p = sub.add_parser(name, help=text)
+        if name == "bench":
+            p.add_argument("experiments", nargs="*", choices=["costs"], default=[],
+                           help="which experiments (default: all)")
+        p.add_argument("--quick", action="store_true", help="a short run (used by CI) instead of the full one")
+        p.add_argument("--root", default=".", help="where RESULTS.md and bench/results/ go (default .)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
-def add_experiment_options(p):
-    p.add_argument("--quick", action="store_true", help="a short run (used by CI) instead of the full one")
-    p.add_argument("--root", default=".", help="where RESULTS.md and bench/results/ are written (default .)")
-    p.add_argument("--quiet", action="store_true", help="no progress line")
+def load_data(args):
+    return datasets.load(args.data, target=args.target, labels=args.labels)
+
+
+def progress_wanted(args):
+    return not args.quiet and sys.stderr.isatty()
 
 
 def train(args):
-    X, labels = DATASETS[args.data]()
-    X = (X - X.mean(axis=0)) / X.std(axis=0)
-    n_classes = int(labels.max()) + 1
-    X_train, X_test, y_train, y_test = datasets.train_test_split(X, labels, args.test_fraction, seed=args.seed)
-    hidden_widths = args.layers if args.layers is not None else [8]
-    sizes = [X.shape[1], *hidden_widths, n_classes]
-    net = MLP(sizes, hidden=args.hidden, output="softmax", loss="cross_entropy",
-              dtype=np.dtype(args.dtype), seed=args.seed)
-    history = net.fit(X_train, y_train, mode=args.mode, epochs=args.epochs, lr=args.lr,
-                      batch_size=args.batch_size, l2=args.l2, momentum=args.momentum, seed=args.seed,
-                      gradient=args.gradient, progress=False if args.quiet else None)
-    print(f"{args.data}: {net}")
+    X, y = load_data(args)
+    if y is None:
+        raise CliError("train needs targets: --target none leaves none")
+    classify = args.task == "classify" or (args.task == "auto" and y.ndim == 1 and y.dtype.kind in "iu")
+    if classify:
+        y = datasets.as_labels_if_integral(np.asarray(y, dtype=np.float64))
+        if y.dtype.kind not in "iu" or y.min() < 0:
+            raise CliError("--task classify needs non-negative integer class labels in the target column")
+        n_out = int(y.max()) + 1
+    else:
+        y = np.asarray(y, dtype=np.float64)
+        n_out = 1 if y.ndim == 1 else y.shape[1]
+    sizes = args.layers or [X.shape[1], 16, n_out]
+    if sizes[0] != X.shape[1] or sizes[-1] != n_out:
+        raise CliError(f"--layers must start with the data's {X.shape[1]} inputs and end with its {n_out} "
+                       f"outputs, got {','.join(map(str, sizes))}")
+    output = args.output or ("softmax" if classify and n_out > 1 else "sigmoid" if classify else "identity")
+    loss = args.loss or ("cross_entropy" if classify else "squared")
+    net = MLP(sizes, hidden=args.hidden, output=output, loss=loss, init=args.init, dtype=args.dtype, seed=args.seed)
+
+    if args.validation > 0:
+        X_train, X_val, y_train, y_val = datasets.train_test_split(X, y, args.validation, seed=args.seed)
+        if X_val.shape[0] == 0 or X_train.shape[0] == 0:
+            raise CliError(f"--validation {args.validation} leaves no rows for training or validation "
+                           f"({X.shape[0]} rows)")
+        validation = (X_val, y_val)
+    else:
+        X_train, y_train, validation = X, y, None
+    if args.standardize:
+        net.standardize(X_train)
+    history = net.fit(X_train, y_train, mode=args.mode, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                      l2=args.l2, momentum=args.momentum, seed=args.seed, gradient=args.gradient,
+                      schedule=args.schedule, validation=validation, patience=args.patience,
+                      progress=progress_wanted(args), n_threads=args.threads)
+    if not len(history):
+        raise CliError("training stopped before the first epoch finished")
+    print(f"data {args.data}: {X.shape[0]} rows, {X_train.shape[0]} for training"
+          + (f", {validation[0].shape[0]} for validation" if validation else ""))
+    print(f"model {net}")
     print(f"trained {len(history)} epochs ({args.mode}, {args.gradient}) in {sum(history.seconds):.3f} s, "
-          f"{history.samples_per_second():,.0f} samples/s; final training loss {history.loss[-1]:.4f}")
-    print(f"accuracy: train {accuracy(net, X_train, y_train):.3f}, held-out {accuracy(net, X_test, y_test):.3f}"
-          f" ({X_test.shape[0]} rows)")
+          f"{history.samples_per_second():,.0f} samples/s (compile {history.compile_seconds:.2f} s); "
+          f"stopped: {history.stopped}" + (f", best epoch {history.best_epoch}" if history.best_epoch else ""))
+    line = f"training loss {net.loss(X_train, y_train):.4g}"
+    if validation:
+        line += f", validation loss {net.loss(*validation):.4g}"
+        if net.is_classifier:
+            line += f", validation accuracy {accuracy(net, *validation):.3f}"
+    elif net.is_classifier:
+        line += f", training accuracy {accuracy(net, X_train, y_train):.3f}"
+    print(line)
+    if args.save:
+        net.save(args.save)
+        print(f"saved model to {args.save}")
+    if args.plot:
+        from .plots import plot_history
+        plot_history(history, args.plot, title=f"fastbp train --data {args.data}: {'-'.join(map(str, sizes))}")
+        print(f"saved curves to {args.plot}")
+
+
+def predict(args):
+    net = MLP.load(args.model)
+    X, _ = load_data(args)
+    out = net.predict(X)
+    if out.ndim == 1:
+        print("\n".join(str(int(v)) for v in out))
+    else:
+        print("\n".join(",".join(f"{v:.6g}" for v in row) for row in out))
+
+
+def evaluate(args):
+    net = MLP.load(args.model)
+    X, y = load_data(args)
+    if y is None:
+        raise CliError("evaluate needs targets: choose the target column with --target")
+    if net.is_classifier:
+        print(f"accuracy {accuracy(net, X, y):.4f} ({X.shape[0]} rows)")
+    else:
+        print(f"loss {net.loss(X, y):.6g} ({X.shape[0]} rows, mean {net.loss_name} loss)")
 
 
 def run_experiments(names, args):
     from . import costs, report
     root = Path(args.root)
-    progress = False if args.quiet else None
+    progress = progress_wanted(args)
     mode = "quick" if args.quick else "full"
     for name in names:
         if name == "costs":
@@ -94,19 +205,29 @@ def run_experiments(names, args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    command = "fastbp"
     try:
+        args = build_parser().parse_args(argv)
+        command = f"fastbp {args.command}"
         if args.command == "train":
             train(args)
+        elif args.command == "predict":
+            predict(args)
+        elif args.command == "evaluate":
+            evaluate(args)
         elif args.command == "costs":
             run_experiments(["costs"], args)
-        elif args.command == "bench":
+        else:
             run_experiments(args.experiments or ["costs"], args)
-    except (ValueError, TypeError, OSError, CliError) as exc:
-        print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
+    except FileNotFoundError as exc:
+        print(f"{command}: error: no such file: {exc.filename}", file=sys.stderr)
+        return 2
+    except (CliError, ValueError, TypeError, OSError, FloatingPointError) as exc:
+        message = " ".join(str(exc).split())  # one line
+        print(f"{command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"fastbp {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
     return 0
 

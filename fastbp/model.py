@@ -1,4 +1,7 @@
 """The multilayer perceptron: one flat parameter buffer and the names that describe it."""
+import zipfile
+from pathlib import Path
+
 import numpy as np
 
 import kernels
@@ -11,6 +14,8 @@ OUTPUT = {"identity": "identity", "linear": "identity", "sigmoid": "sigmoid",
 LOSSES = {"squared": "squared", "cross_entropy": "cross_entropy"}
 INITS = {"xavier": "xavier", "he": "he", "uniform": "uniform", "normal": "normal"}
 DTYPES = (np.float64, np.float32)
+FILE_FORMAT = "fastbp-mlp"
+FILE_VERSION = 1
 
 ACTIVATION_CODES = {"identity": kernels.IDENTITY, "sigmoid": kernels.SIGMOID, "tanh": kernels.TANH,
                     "relu": kernels.RELU, "softmax": kernels.SOFTMAX}
@@ -102,6 +107,8 @@ class MLP:
         self.n_params = self.n_edges + sum(sizes[1:])
         self.params = aligned_zeros(self.n_params, self.dtype)
         self.weights, self.biases = self.layer_views(self.params)
+        self.input_mean = None  # set by standardize(): forward and training see (X - mean) / scale
+        self.input_scale = None
         self._initialise(rng)
 
     @staticmethod
@@ -148,7 +155,24 @@ class MLP:
         return self.output in ("sigmoid", "softmax")
 
     def _inputs(self, X, name="X"):
-        return checks.as_inputs(X, self.sizes[0], self.dtype, name)
+        X = checks.as_inputs(X, self.sizes[0], self.dtype, name)
+        if self.input_mean is not None:
+            X = (X - self.input_mean) / self.input_scale
+        return X
+
+    def standardize(self, X):
+        """Learn per-feature mean and scale from X; from now on every input is standardised.
+
+        The statistics are stored on the model (``input_mean``, ``input_scale``) and saved with it.
+        A constant feature gets scale 1. Returns self.
+        """
+        self.input_mean = self.input_scale = None
+        X = self._inputs(X)
+        scale = X.std(axis=0)
+        scale[scale == 0] = 1
+        self.input_mean = X.mean(axis=0).astype(self.dtype)
+        self.input_scale = scale.astype(self.dtype)
+        return self
 
     def _targets(self, Y, n_rows, name="Y"):
         return checks.as_targets(Y, n_rows, self.sizes[-1], self.dtype,
@@ -163,7 +187,9 @@ class MLP:
     # -- evaluation ----------------------------------------------------------------------
     def forward(self, X):
         """Network outputs a^L for each row of X: (n_samples, sizes[-1])."""
-        X = self._inputs(X)
+        return self._forward(self._inputs(X))
+
+    def _forward(self, X):
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
         kernels.forward_batch(params=self.params, sizes=self._sizes, acts=self._acts, X=X,
                               rows=np.arange(X.shape[0], dtype=np.int64), out=out.reshape(-1),
@@ -196,33 +222,99 @@ class MLP:
                 gW += self._scalar(l2) * W
         return float(c) / rows.shape[0]
 
-    def gradient(self, X, Y, l2=0.0):
-        """Gradient of ``loss(X, Y, l2)`` with respect to ``params``, in the same flat layout."""
+    def gradient(self, X, Y, l2=0.0, n_threads=None):
+        """Gradient of ``loss(X, Y, l2)`` with respect to ``params``, in the same flat layout.
+
+        n_threads: Numba threads for this call (default: as set); restored afterwards.
+        """
+        from .threads import using_threads
         l2 = checks.check_float(l2, "l2", low=0.0)
         X = self._inputs(X)
         Y = self._targets(Y, X.shape[0])
         grad = aligned_zeros(self.n_params, self.dtype)
-        self._gradient(X, Y, np.arange(X.shape[0], dtype=np.int64), l2, grad, self._work())
+        with using_threads(n_threads):
+            self._gradient(X, Y, np.arange(X.shape[0], dtype=np.int64), l2, grad, self._work())
         return grad
 
     def predict(self, X):
         """Class labels for classifiers (argmax; a 0.5 threshold for one sigmoid output), else outputs."""
-        out = self.forward(X)
+        return self._predict(self._inputs(X))
+
+    def _predict(self, X):
+        out = self._forward(X)
         if not self.is_classifier:
             return out
-        if out.shape[1] == 1:
-            return (out[:, 0] > 0.5).astype(np.int64)
-        return np.argmax(out, axis=1)
+        return labels_of(out)
 
     def fit(self, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentum=0.0,
             shuffle=True, seed=None, gradient="backprop", schedule="constant", power_t=0.5,
-            validation=None, patience=None, callback=None, progress=False):
+            validation=None, patience=None, callback=None, progress=False, n_threads=None):
         """Train in place and return a History; the parameters are documented at :func:`fastbp.training.fit`."""
         from .training import fit
         return fit(self, X, Y, mode=mode, epochs=epochs, lr=lr, batch_size=batch_size, l2=l2,
                    momentum=momentum, shuffle=shuffle, seed=seed, gradient=gradient, schedule=schedule,
                    power_t=power_t, validation=validation, patience=patience, callback=callback,
-                   progress=progress)
+                   progress=progress, n_threads=n_threads)
+
+
+    # -- files ---------------------------------------------------------------------------
+    def save(self, path):
+        """Write the model to ``path`` (.npz, no pickle): format and version, architecture,
+        activations, loss, dtype, parameters and standardisation statistics."""
+        fields = dict(format=np.array(FILE_FORMAT), version=np.array(FILE_VERSION),
+                      sizes=np.array(self.sizes, dtype=np.int64), hidden=np.array(self.hidden, dtype="U16"),
+                      output=np.array(self.output), loss=np.array(self.loss_name), init=np.array(self.init),
+                      dtype=np.array(self.dtype.name), params=self.params,
+                      input_mean=np.empty(0) if self.input_mean is None else self.input_mean,
+                      input_scale=np.empty(0) if self.input_scale is None else self.input_scale)
+        with open(path, "wb") as f:
+            np.savez(f, **fields)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by :meth:`save`; a file that is not one, is truncated or is
+        inconsistent raises ValueError (a missing file raises FileNotFoundError)."""
+        path = Path(path)
+        try:
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+                data = {k: f[k] for k in f.files}
+        except FileNotFoundError:
+            raise
+        except AttributeError:  # np.load gave an array, not an archive
+            raise ValueError(f"{path} is not a fastbp model file (not an .npz archive)") from None
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{path} is not a readable fastbp model file ({exc.__class__.__name__}: {exc})") from None
+        if data.get("format", np.array("")).item() != FILE_FORMAT:
+            raise ValueError(f"{path} is not a fastbp model file (no '{FILE_FORMAT}' format marker)")
+        if int(data["version"]) != FILE_VERSION:
+            raise ValueError(f"{path} has model format version {int(data['version'])}; "
+                             f"this fastbp reads version {FILE_VERSION}")
+        missing = {"sizes", "hidden", "output", "loss", "dtype", "params", "input_mean", "input_scale"} - set(data)
+        if missing:
+            raise ValueError(f"{path} is missing {sorted(missing)}")
+        net = cls([int(n) for n in data["sizes"]], hidden=[str(h) for h in data["hidden"]],
+                  output=str(data["output"]), loss=str(data["loss"]),
+                  init=str(data["init"]) if "init" in data else "xavier", dtype=str(data["dtype"]))
+        params = data["params"]
+        if params.shape != (net.n_params,):
+            raise ValueError(f"{path} is inconsistent: sizes {list(net.sizes)} need {net.n_params} "
+                             f"parameters, the file has {params.size}")
+        if not np.all(np.isfinite(params)):
+            raise ValueError(f"{path} is inconsistent: its parameters contain NaN or inf")
+        net.params[:] = params
+        mean, scale = data["input_mean"], data["input_scale"]
+        if mean.size or scale.size:
+            if mean.shape != (net.sizes[0],) or scale.shape != (net.sizes[0],) or np.any(scale <= 0):
+                raise ValueError(f"{path} is inconsistent: standardisation statistics must be "
+                                 f"{net.sizes[0]} means and {net.sizes[0]} positive scales")
+            net.input_mean = mean.astype(net.dtype)
+            net.input_scale = scale.astype(net.dtype)
+        return net
+
+
+def labels_of(Y):
+    """Class labels of 2-D outputs or targets: argmax of rows, or a 0.5 threshold for one column."""
+    return np.argmax(Y, axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5).astype(np.int64)
 
 
 def accuracy(net, X, labels):

@@ -82,10 +82,13 @@ def gradcheck(net, X, Y, l2=0.0):
     gradient is checked against an accurate reference. Pass/fail thresholds are in
     ``GRADCHECK_TOLERANCE`` (float64 1e-6, float32 1e-3); see :func:`relative_error`.
     """
-    X = net._inputs(X)  # the model's dtype: both sides see the same numbers
+    X = checks.as_inputs(X, net.sizes[0], net.dtype)  # the model's dtype: both sides see the same numbers
     Y = net._targets(Y, X.shape[0])
     analytic = net.gradient(X, Y, l2=l2)
     reference = MLP(net.sizes, hidden=list(net.hidden), output=net.output, loss=net.loss_name,
                     dtype=np.float64)
     reference.params[:] = net.params
+    if net.input_mean is not None:
+        reference.input_mean = net.input_mean.astype(np.float64)
+        reference.input_scale = net.input_scale.astype(np.float64)
     return relative_error(analytic, numerical_gradient(reference, X, Y, scheme="central", l2=l2))

@@ -10,9 +10,10 @@ import numpy as np
 
 import kernels
 from . import checks
-from .model import aligned_zeros
+from .model import aligned_zeros, labels_of
 from .numerical import default_eps, finite_difference_gradient
 from .progress import Progress
+from .threads import using_threads
 
 MODES = {"sgd": "sgd", "online": "sgd", "minibatch": "minibatch", "batch": "batch"}
 GRADIENTS = {"backprop": "backprop", "numerical": "numerical"}
@@ -55,14 +56,9 @@ class History:
         return self.samples[-1] / total if self.samples and total > 0 else float("nan")
 
 
-def _labels_of(Y):
-    """Class labels of prepared 2-D targets: argmax of one-hot rows, or a 0.5 threshold for one column."""
-    return np.argmax(Y, axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5).astype(np.int64)
-
-
 def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentum=0.0,
         shuffle=True, seed=None, gradient="backprop", schedule="constant", power_t=0.5,
-        validation=None, patience=None, callback=None, progress=False):
+        validation=None, patience=None, callback=None, progress=False, n_threads=None):
     """Train ``net`` in place.
 
     Parameters
@@ -96,6 +92,9 @@ def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentu
     progress : bool or None
         A progress line on stderr (epoch, loss, samples/s); None shows it on a terminal once
         training has run for a second.
+    n_threads : int or None
+        Numba threads for the parallel kernels during this call (default: as set, all cores
+        unless changed); restored afterwards.
 
     Returns
     -------
@@ -128,12 +127,21 @@ def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentu
         raise TypeError(f"progress must be True, False or None, got {progress!r}")
     X = net._inputs(X)
     Y = net._targets(Y, X.shape[0])
+    X_val = Y_val = None
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError("validation must be a pair (X_val, Y_val)")
         X_val = net._inputs(validation[0], "validation X")
         Y_val = net._targets(validation[1], X_val.shape[0], "validation Y")
+    with using_threads(n_threads):
+        return _train(net, X, Y, X_val, Y_val, mode, epochs, lr, batch_size, l2, momentum, shuffle, rng,
+                      gradient, schedule, power_t, patience, callback, progress)
 
+
+def _train(net, X, Y, X_val, Y_val, mode, epochs, lr, batch_size, l2, momentum, shuffle, rng,
+           gradient, schedule, power_t, patience, callback, progress):
+    """The epoch loop of `fit`, on validated, prepared arrays."""
+    validation = X_val is not None
     n = X.shape[0]
     hyper = np.array([lr, momentum, l2], dtype=net.dtype)
     velocity = aligned_zeros(net.n_params, net.dtype)
@@ -195,16 +203,16 @@ def fit(net, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentu
         history.seconds.append(seconds)
         history.samples.append(seen)
         history.lr.append(float(hyper[0]))
-        if validation is not None:
+        if validation:
             history.val_loss.append(net._mean_loss(X_val, Y_val, 0.0))
             if net.is_classifier:
-                history.val_accuracy.append(float(np.mean(net.predict(X_val) == _labels_of(Y_val))))
+                history.val_accuracy.append(float(np.mean(net._predict(X_val) == labels_of(Y_val))))
         fields = dict(loss=f"{loss:.4g}", samples_per_s=f"{n / max(seconds, 1e-12):,.0f}")
         if history.val_accuracy:
             fields["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
         epoch_bar.update(epoch, force=epoch == epochs, **fields)
 
-        monitored = history.val_loss[-1] if validation is not None else loss
+        monitored = history.val_loss[-1] if validation else loss
         if monitored < best[0]:
             best = (monitored, net.params.copy(), epoch)
         if patience is not None and epoch - best[2] >= patience:

@@ -1,0 +1,144 @@
+"""The real console script, run as a subprocess: train, predict, evaluate, and every bad-input case."""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastbp
+
+
+def fastbp_command():
+    script = Path(sys.executable).parent / "fastbp"
+    found = str(script) if script.exists() else shutil.which("fastbp")
+    assert found, "the fastbp console script is not installed (pip install -e '.[test]')"
+    return found
+
+
+def run(*args, cwd=None):
+    return subprocess.run([fastbp_command(), *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def accuracy_in(text):
+    return float(re.search(r"validation accuracy ([0-9.]+)", text).group(1))
+
+
+def test_train_iris_saves_model_and_curves(tmp_path):
+    done = run("train", "--data", "iris", "--save", tmp_path / "iris.npz", "--plot", tmp_path / "iris.png")
+    assert done.returncode == 0, done.stderr
+    assert accuracy_in(done.stdout) >= 0.95
+    assert (tmp_path / "iris.png").read_bytes()[:4] == b"\x89PNG"
+    net = fastbp.MLP.load(tmp_path / "iris.npz")
+    assert net.sizes == (4, 16, 3) and net.input_mean is not None
+
+
+def test_train_digits_reaches_95_percent(tmp_path):
+    pytest.importorskip("sklearn")
+    done = run("train", "--data", "digits", "--layers", "64,32,10", "--save", tmp_path / "d.npz",
+               "--plot", tmp_path / "d.png")
+    assert done.returncode == 0, done.stderr
+    assert accuracy_in(done.stdout) >= 0.95
+
+
+def test_predict_and_evaluate_use_the_saved_model(tmp_path):
+    X, y = fastbp.datasets.iris()
+    np.savetxt(tmp_path / "iris.csv", np.column_stack([X, y]), delimiter=",",
+               header="a,b,c,d,species", comments="")
+    np.savetxt(tmp_path / "inputs.csv", X, delimiter=",")
+    assert run("train", "--data", tmp_path / "iris.csv", "--target", "species", "--save",
+               tmp_path / "m.npz", "--quiet").returncode == 0
+    done = run("predict", tmp_path / "m.npz", "--data", tmp_path / "inputs.csv")
+    assert done.returncode == 0, done.stderr
+    predicted = np.array([int(v) for v in done.stdout.split()])
+    np.testing.assert_array_equal(predicted, fastbp.MLP.load(tmp_path / "m.npz").predict(X))
+    done = run("evaluate", tmp_path / "m.npz", "--data", tmp_path / "iris.csv")
+    assert done.returncode == 0, done.stderr
+    assert float(re.search(r"accuracy ([0-9.]+) \(150 rows\)", done.stdout).group(1)) >= 0.95
+
+
+def test_regression_from_npz_and_evaluate_reports_loss(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [0.5, -1.0, 2.0] + 0.1 * np.sin(X[:, 0])
+    np.savez(tmp_path / "reg.npz", X=X, y=y)
+    done = run("train", "--data", tmp_path / "reg.npz", "--epochs", "50", "--save", tmp_path / "r.npz")
+    assert done.returncode == 0, done.stderr
+    assert "output='identity'" in done.stdout and "loss='squared'" in done.stdout
+    done = run("evaluate", tmp_path / "r.npz", "--data", tmp_path / "reg.npz")
+    assert done.returncode == 0, done.stderr
+    assert float(re.search(r"loss ([0-9.e-]+)", done.stdout).group(1)) < 0.05
+
+
+def write_idx(path, array):
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(">f4"): 0x0D}
+    header = bytes([0, 0, codes[array.dtype], array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    path.write_bytes(header + array.tobytes())
+
+
+def test_train_on_idx_files(tmp_path):
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 120).astype(np.uint8)
+    images = np.zeros((120, 4, 4), dtype=np.uint8)
+    images[labels == 1, :2] = 200  # class 1: bright top half
+    images += rng.integers(0, 40, images.shape).astype(np.uint8)
+    write_idx(tmp_path / "images.idx", images)
+    write_idx(tmp_path / "labels.idx", labels)
+    done = run("train", "--data", tmp_path / "images.idx", "--labels", tmp_path / "labels.idx", "--epochs", "30")
+    assert done.returncode == 0, done.stderr
+    assert "16 inputs" not in done.stderr and accuracy_in(done.stdout) >= 0.95
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "text.csv").write_text("a,b,y\n1,x,0\n2,3,1\n")
+    (tmp_path / "nan.csv").write_text("1,2,0\nnan,3,1\n4,5,0\n")
+    (tmp_path / "empty.csv").write_text("a,b,y\n")
+    (tmp_path / "num.csv").write_text("a,b,y\n1,2,0\n3,4,1\n")
+    (tmp_path / "notes.txt.npz").write_text("not a zip")
+    fastbp.MLP([4, 3, 3], output="softmax", loss="cross_entropy").save(tmp_path / "good.npz")
+    good = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(good[:len(good) // 2])
+    np.savez(tmp_path / "other.npz", weights=np.ones(3))
+    with np.load(tmp_path / "good.npz") as f:
+        fields = dict(f)
+    fields["params"] = fields["params"][:-1]
+    np.savez(tmp_path / "inconsistent.npz", **fields)
+    return tmp_path
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--data", "{d}/missing.csv"], r"neither a built-in data set .* nor a file"),
+    (["train", "--data", "mnist"], r"neither a built-in data set"),
+    (["train", "--epochs", "0"], r"epochs must be >= 1"),
+    (["train", "--lr", "-1"], r"lr must be > 0"),
+    (["train", "--lr", "fast"], r"argument --lr: invalid float value"),
+    (["train", "--layers", "4,x,3"], r"argument --layers: expected comma-separated integers"),
+    (["train", "--layers", "5,8,3"], r"--layers must start with the data's 4 inputs and end with its 3 outputs"),
+    (["train", "--hidden", "swish"], r"hidden must be one of"),
+    (["train", "--mode", "turbo"], r"mode must be one of"),
+    (["train", "--validation", "1.5"], r"expected a fraction"),
+    (["train", "--threads", "0"], r"n_threads must be >= 1"),
+    (["train", "--data", "{d}/text.csv"], r"is not a numeric CSV file"),
+    (["train", "--data", "{d}/nan.csv", "--validation", "0"], r"X contains NaN or inf"),
+    (["train", "--data", "{d}/empty.csv"], r"has a header but no data rows"),
+    (["train", "--data", "{d}/num.csv", "--target", "zz"], r"target must be 'last', 'first'"),
+    (["train", "--lr", "1e6", "--epochs", "5", "--hidden", "relu", "--init", "normal"], r"diverged in epoch \d"),
+    (["predict", "{d}/truncated.npz", "--data", "iris"], r"is not a readable fastbp model file"),
+    (["predict", "{d}/other.npz", "--data", "iris"], r"is not a fastbp model file"),
+    (["predict", "{d}/inconsistent.npz", "--data", "iris"], r"inconsistent: sizes \[4, 3, 3\] need 27 parameters"),
+    (["predict", "{d}/notes.txt.npz", "--data", "iris"], r"is not a readable fastbp model file"),
+    (["predict", "{d}/nowhere.npz", "--data", "iris"], r"no such file"),
+    (["predict", "{d}/good.npz", "--data", "xor"], r"X must have 4 columns"),
+    (["evaluate", "{d}/good.npz", "--data", "iris", "--target", "none"], r"evaluate needs targets"),
+    (["frobnicate"], r"invalid choice"),
+])
+def test_cli_errors_are_one_line(files, args, message):
+    done = run(*[a.format(d=files) for a in args])
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert re.search(message, lines[0]), lines[0]
