@@ -158,7 +158,7 @@ def _train(net, X, Y, X_val, Y_val, mode, epochs, lr, batch_size, l2, momentum, 
 
     def descend(rows):
         if gradient == "backprop":
-            net._gradient(X, Y, rows, l2, grad, work)
+            net._gradient(X, Y, rows, l2, grad)
         else:
             finite_difference_gradient(net, X, Y, rows, l2, "central", eps, grad, work)
         kernels.step(params=net.params, velocity=velocity, grad=grad, hyper=hyper)
@@ -233,7 +233,9 @@ def _warm_up(net, X, Y, velocity, grad, hyper, work, gradient):
     none = np.arange(0, dtype=np.int64)
     common = dict(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code, X=X, Y=Y, rows=none)
     kernels.sgd_epoch(velocity=velocity, hyper=hyper, work=work, **common)
-    kernels.gradient_sum(grad=grad, work=work, **common)
+    partial, chunk_work = net._buffers(1)
+    for kernel in (kernels.gradient_serial, kernels.gradient_parallel):
+        kernel(grad=grad, partial=partial, work=chunk_work, **common)
     kernels.loss_sum(work=work, **common)
     kernels.step(params=net.params[:0], velocity=velocity[:0], grad=grad[:0], hyper=hyper)
     kernels.forward_batch(params=net.params, sizes=net._sizes, acts=net._acts, X=X, rows=none,
