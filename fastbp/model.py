@@ -7,6 +7,7 @@ import numpy as np
 
 import kernels
 from . import checks
+from .threads import blas_threads, using_threads
 
 HIDDEN = {"sigmoid": "sigmoid", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
           "identity": "identity", "linear": "identity"}
@@ -25,6 +26,10 @@ LOSS_CODES = {"squared": kernels.SQUARED, "cross_entropy": kernels.CROSS_ENTROPY
 # gives the same bits. Measured on 2 cores: 64-32-10 at 64 rows (1.5e5) ran 1.6x faster on two
 # threads, 784-128-10 at 64 rows 1.9x; one chunk (32 rows or fewer) gains nothing from threads.
 PARALLEL_MIN_WORK = 100_000
+# From this many multiply-adds (rows x edges) up, batches are computed as matrices with BLAS
+# products (kernels.blocked); below it, sample by sample. Measured on 2 cores: 64-32-10 at 4 rows
+# (9.5e3) and 784-128-10 at 1 row (1e5) were faster as matrices, 4-8-3 at 32 rows (1.8e3) was not.
+BLOCKED_MIN_WORK = 8_000
 
 
 def aligned_zeros(n, dtype, align=64):
@@ -218,25 +223,38 @@ class MLP:
         X = self._inputs(X)
         return self._mean_loss(X, self._targets(Y, X.shape[0]), l2)
 
-    def _buffers(self, n_chunks):
-        """Per-chunk partial gradients and work rows, allocated once and reused by every step."""
-        if self._chunk_buffers is None or self._chunk_buffers[0].shape[0] < n_chunks:
-            work_len = sum(self.sizes) + 2 * max(self.sizes) + 1  # + 1: the chunk's loss
-            self._chunk_buffers = (np.empty((n_chunks, self.n_params), dtype=self.dtype),
-                                   np.zeros((n_chunks, work_len), dtype=self.dtype))
-        partial, work = self._chunk_buffers
-        return partial[:n_chunks], work[:n_chunks]
+    def _buffers(self, n_chunks, work_len):
+        """Per-chunk partial gradients and work rows, allocated once and grown when a call needs more."""
+        held = self._chunk_buffers
+        if held is None or held[0].shape[0] < n_chunks or held[1].shape[1] < work_len:
+            n = max(n_chunks, 0 if held is None else held[0].shape[0])
+            width = max(work_len, 0 if held is None else held[1].shape[1])
+            held = self._chunk_buffers = (np.empty((n, self.n_params), dtype=self.dtype),
+                                          np.zeros((n, width), dtype=self.dtype))
+        return held[0][:n_chunks], held[1][:n_chunks]
 
     def _gradient(self, X, Y, rows, l2, grad):
         """grad = d(mean loss over rows + 0.5 l2 |W|^2)/dparams; returns the mean loss (no penalty).
 
-        Chunked over the rows (kernels.gradient), on threads when the work is large enough.
+        Large batches run as matrices with BLAS products (kernels.blocked), small ones sample by
+        sample in fixed chunks (kernels.gradient); threads when the work repays them. Each choice
+        depends on the batch and the model only, so the bits are the same on any number of threads.
         """
-        partial, work = self._buffers(kernels.chunk_count(rows.shape[0], self.n_params))
-        threaded = rows.shape[0] * self.n_edges >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
-        kernel = kernels.gradient_parallel if threaded else kernels.gradient_serial
-        c = kernel(params=self.params, sizes=self._sizes, acts=self._acts, loss=self._loss_code,
-                   X=X, Y=Y, rows=rows, grad=grad, partial=partial, work=work)
+        m = rows.shape[0]
+        work_done = m * self.n_edges
+        threaded = work_done >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+        args = dict(params=self.params, sizes=self._sizes, acts=self._acts, loss=self._loss_code, X=X, Y=Y,
+                    rows=rows, grad=grad)
+        if work_done >= BLOCKED_MIN_WORK:
+            spare, work = self._buffers(1, kernels.block_work_size(self.sizes, m))
+            kernel = kernels.blocked_parallel if threaded else kernels.blocked_serial
+            with blas_threads(1):  # the blocks are the threads; each BLAS call runs on one
+                c = kernel(spare=spare[0], work=work[0], **args)
+        else:
+            n_chunks = kernels.chunk_count(m, self.n_params)
+            partial, work = self._buffers(n_chunks, sum(self.sizes) + 2 * max(self.sizes) + 1)
+            kernel = kernels.gradient_parallel if threaded and n_chunks > 1 else kernels.gradient_serial
+            c = kernel(partial=partial, work=work, **args)
         grad *= self._scalar(1.0 / rows.shape[0])
         if l2:
             for gW, W in zip(self.layer_views(grad)[0], self.weights):
@@ -248,7 +266,6 @@ class MLP:
 
         n_threads: Numba threads for this call (default: as set); restored afterwards.
         """
-        from .threads import using_threads
         l2 = checks.check_float(l2, "l2", low=0.0)
         X = self._inputs(X)
         Y = self._targets(Y, X.shape[0])

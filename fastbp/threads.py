@@ -6,6 +6,26 @@ import numba
 from . import checks
 
 
+_blas = None
+
+
+def _blas_controller():
+    """threadpoolctl's view of the BLAS libraries, SciPy's (which Numba's np.dot calls) included."""
+    global _blas
+    if _blas is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (loads the library Numba calls)
+        from threadpoolctl import ThreadpoolController
+        _blas = ThreadpoolController()
+    return _blas
+
+
+@contextmanager
+def blas_threads(n):
+    """Run the block with BLAS limited to n threads, then restore (about 5 microseconds)."""
+    with _blas_controller().limit(limits=n, user_api="blas"):
+        yield
+
+
 @contextmanager
 def using_threads(n_threads):
     """Run the block with ``n_threads`` Numba threads (None: leave as is), then restore."""

@@ -233,9 +233,11 @@ def _warm_up(net, X, Y, velocity, grad, hyper, work, gradient):
     none = np.arange(0, dtype=np.int64)
     common = dict(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code, X=X, Y=Y, rows=none)
     kernels.sgd_epoch(velocity=velocity, hyper=hyper, work=work, **common)
-    partial, chunk_work = net._buffers(1)
+    partial, chunk_work = net._buffers(1, kernels.block_work_size(net.sizes, 1) + len(work) + 1)
     for kernel in (kernels.gradient_serial, kernels.gradient_parallel):
         kernel(grad=grad, partial=partial, work=chunk_work, **common)
+    for kernel in (kernels.blocked_serial, kernels.blocked_parallel):
+        kernel(grad=grad, spare=partial[0], work=chunk_work[0], **common)
     kernels.loss_sum(work=work, **common)
     kernels.step(params=net.params[:0], velocity=velocity[:0], grad=grad[:0], hyper=hyper)
     kernels.forward_batch(params=net.params, sizes=net._sizes, acts=net._acts, X=X, rows=none,

@@ -33,14 +33,25 @@ def jit_parallel(fn):
     return numba.njit(parallel=True, **OPTIONS)(fn)
 
 
-def jit_serial_and_parallel(fn):
+def jit_blas(fn):
+    """Compile `fn` with reference counting on: Numba's np.dot (BLAS) needs it."""
+    return numba.njit(**dict(OPTIONS, _nrt=True))(fn)
+
+
+def jit_serial_and_parallel(fn, reassociate=True):
     """(serial, parallel): one source compiled twice, `prange` running as `range` in the first.
 
-    The serial copy gets its own name so the two never share an on-disk cache entry.
+    Both with reference counting on, so they may call BLAS kernels. The serial copy gets its
+    own name so the two never share an on-disk cache entry. reassociate=False drops the
+    "reassoc" fast-math flag: sums written inline in both builds then run in source order, so
+    the two builds (vectorised differently) still give the same bits.
     """
     copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
                               fn.__closure__)
     copy.__qualname__ = fn.__qualname__ + "_serial"
     copy.__doc__ = fn.__doc__
     copy.__module__ = fn.__module__
-    return jit(copy), jit_parallel(fn)
+    options = dict(OPTIONS, _nrt=True)
+    if not reassociate:
+        options["fastmath"] = set(FASTMATH - {"reassoc"})
+    return numba.njit(**options)(copy), numba.njit(parallel=True, **options)(fn)

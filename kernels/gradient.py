@@ -11,7 +11,8 @@ from numba import prange
 from ._jit import jit_serial_and_parallel
 from .passes import GRADIENT, sweep
 
-MIN_CHUNK = 32  # rows: a chunk merges P partial sums; 8-row chunks measured slower on 784-128-10
+MIN_CHUNK = 32  # rows per chunk: a chunk merges P partial sums, which smaller chunks did not
+#                repay on 784-128-10
 MAX_CHUNKS = 16  # partial buffers; enough for 16 cores, a fixed number whatever the machine
 MAX_PARTIAL = 1 << 25  # elements in all partial buffers together (256 MiB of float64)
 

@@ -15,8 +15,8 @@ two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="nee
 def test_gradient_is_bit_identical_on_one_and_two_threads(rng, dtype):
     sizes = [20, 64, 32, 5]
     net = fastbp.MLP(sizes, hidden="relu", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
-    X, Y = random_problem(rng, sizes, "softmax", n=1000)  # 16 chunks, above the threading threshold
-    assert kernels.chunk_count(1000, net.n_params) > 1
+    X, Y = random_problem(rng, sizes, "softmax", n=1000)  # as matrices, 16 blocks, on threads
+    assert 1000 * net.n_edges >= fastbp.model.BLOCKED_MIN_WORK
     assert 1000 * net.n_edges >= fastbp.model.PARALLEL_MIN_WORK
     one = net.gradient(X, Y, l2=0.01, n_threads=1)
     two = net.gradient(X, Y, l2=0.01, n_threads=2)
@@ -24,22 +24,48 @@ def test_gradient_is_bit_identical_on_one_and_two_threads(rng, dtype):
     np.testing.assert_array_equal(one, two)
 
 
-def test_serial_and_parallel_builds_agree_bit_for_bit(rng):
+@pytest.mark.parametrize("blocked", [False, True])
+def test_serial_and_parallel_builds_agree_bit_for_bit(rng, blocked):
     sizes = [7, 9, 3]
     net = fastbp.MLP(sizes, hidden="tanh", seed=1)
-    X, Y = random_problem(rng, sizes, n=333)
-    rows = rng.permutation(333)
-    n_chunks = kernels.chunk_count(333, net.n_params)
+    n = 5000 if blocked else 333  # blocked: more than OUTER rows, so the parts are added up too
+    X, Y = random_problem(rng, sizes, n=n)
+    rows = rng.permutation(n)
     grads = []
-    for kernel in (kernels.gradient_serial, kernels.gradient_parallel):
-        partial, work = net._buffers(n_chunks)
+    for serial in (True, False):
         grad = np.empty(net.n_params)
-        loss = kernel(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code, X=X, Y=Y,
-                      rows=rows, grad=grad, partial=partial, work=work)
+        args = dict(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code, X=X, Y=Y,
+                    rows=rows, grad=grad)
+        if blocked:
+            spare, work = net._buffers(1, kernels.block_work_size(sizes, n))
+            kernel = kernels.blocked_serial if serial else kernels.blocked_parallel
+            loss = kernel(spare=spare[0], work=work[0], **args)
+        else:
+            n_chunks = kernels.chunk_count(n, net.n_params)
+            assert n_chunks > 1
+            partial, work = net._buffers(n_chunks, sum(sizes) + 2 * max(sizes) + 1)
+            kernel = kernels.gradient_serial if serial else kernels.gradient_parallel
+            loss = kernel(partial=partial, work=work, **args)
         grads.append((grad, loss))
     np.testing.assert_array_equal(grads[0][0], grads[1][0])
     assert grads[0][1] == grads[1][1]
-    np.testing.assert_allclose(grads[0][0] / 333, net.gradient(X, Y), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grads[0][0] / n, net.gradient(X, Y), rtol=1e-11, atol=1e-15)
+
+
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "identity"])
+@pytest.mark.parametrize("head", [("identity", "squared"), ("sigmoid", "cross_entropy"),
+                                  ("softmax", "cross_entropy")])
+def test_blocked_chunks_match_the_reference(rng, hidden, head):
+    """The matrix (BLAS) path against the NumPy reference of the seed equations."""
+    import reference as ref
+    from conftest import acts_of
+    output, loss = head
+    sizes = [30, 40, 20, 4]
+    net = fastbp.MLP(sizes, hidden=hidden, output=output, loss=loss, seed=5)
+    X, Y = random_problem(rng, sizes, output, n=300)
+    assert 300 * net.n_edges >= fastbp.model.BLOCKED_MIN_WORK
+    expected = ref.batch_gradient(ref.unflatten(net.params, sizes), X, Y, acts_of(net), loss, l2=0.01)
+    np.testing.assert_allclose(net.gradient(X, Y, l2=0.01), ref.flatten(expected), rtol=1e-9, atol=1e-13)
 
 
 @two_threads
@@ -68,3 +94,13 @@ def test_chunk_count_depends_on_the_work_only():
         assert kernels.chunk_count(5000, 1000) == kernels.gradient.MAX_CHUNKS
     finally:
         numba.set_num_threads(previous)
+
+
+@two_threads
+@pytest.mark.parametrize("n", [1, 50, 3000])
+def test_matrix_path_is_bit_identical_on_one_and_two_threads(rng, n):
+    sizes = [300, 200, 10]
+    net = fastbp.MLP(sizes, hidden="sigmoid", output="softmax", loss="cross_entropy", seed=6)
+    X, Y = random_problem(rng, sizes, "softmax", n=n)
+    assert n * net.n_edges >= fastbp.model.BLOCKED_MIN_WORK
+    np.testing.assert_array_equal(net.gradient(X, Y, n_threads=1), net.gradient(X, Y, n_threads=2))
