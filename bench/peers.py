@@ -1,8 +1,9 @@
 """What a user would otherwise run: the same computations in NumPy, PyTorch, JAX and scikit-learn.
 
-Every peer uses the benchmark network: sigmoid hidden layers, softmax output, cross-entropy
-loss (mean over the batch), float64, no regularisation, plain SGD; weights start from the
-same fastbp parameters. Optional peers return None when their package is not installed.
+Batch gradients: sigmoid hidden layers, softmax output, mean cross-entropy. Per-sample SGD:
+sigmoid hidden layers, identity output, squared loss 0.5 * sum (a - y)^2, plain SGD. Every
+peer starts from given [(W, b)] float64 weights (W: (n_out, n_in)). Optional peers return
+None when their package is not installed.
 """
 import numpy as np
 
@@ -21,10 +22,10 @@ def _softmax(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-# -- NumPy ---------------------------------------------------------------------------------
+# -- batch gradients (softmax + cross-entropy, mean over the batch) ----------------------------
 
 def numpy_batch_gradient(layers, X, Y):
-    """Mean cross-entropy gradient by matrix products (BLAS): [(dW, db)] per layer."""
+    """By matrix products (BLAS): [(dW, db)] per layer."""
     acts = [X]
     for l, (W, b) in enumerate(layers):
         z = acts[-1] @ W.T + b
@@ -39,31 +40,53 @@ def numpy_batch_gradient(layers, X, Y):
     return grads[::-1]
 
 
-def numpy_sgd_epoch(layers, X, Y, lr):
-    """The textbook per-sample loop: forward, deltas, update, one sample at a time."""
-    for x, y in zip(X, Y):
-        acts = [x]
-        for l, (W, b) in enumerate(layers):
-            z = W @ acts[-1] + b
-            acts.append(_softmax(z) if l == len(layers) - 1 else _sigmoid(z))
-        delta = acts[-1] - y
-        for l in range(len(layers) - 1, -1, -1):
-            W, b = layers[l]
-            below = (W.T @ delta) * acts[l] * (1.0 - acts[l]) if l else None
-            W -= lr * np.outer(delta, acts[l])
-            b -= lr * delta
-            delta = below
-    return layers
-
-
-# -- PyTorch -------------------------------------------------------------------------------
-
-def torch_model(layers, n_threads):
+def torch_batch_gradient(layers, X, labels, n_threads):
+    """A function running loss.backward() on the mean cross-entropy, returning [(dW, db)]; or None."""
     try:
         import torch
     except ImportError:
         return None
     torch.set_num_threads(n_threads)
+    model = _torch_mlp(torch, layers)
+    Xt = torch.from_numpy(X)
+    lt = torch.from_numpy(labels)
+    lins = [m for m in model if isinstance(m, torch.nn.Linear)]
+
+    def run():
+        model.zero_grad(set_to_none=False)
+        torch.nn.functional.cross_entropy(model(Xt), lt).backward()
+        return [(m.weight.grad.numpy(), m.bias.grad.numpy()) for m in lins]
+    return run
+
+
+def jax_batch_gradient(layers, X, Y):
+    """jit(grad) of the mean cross-entropy; returns a function giving [(dW, db)], or None."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def loss(params, X, Y):
+        a = X
+        for l, (W, b) in enumerate(params):
+            z = a @ W.T + b
+            a = z if l == len(params) - 1 else jax.nn.sigmoid(z)
+        return -jnp.mean(jnp.sum(Y * jax.nn.log_softmax(a), axis=1))
+
+    g = jax.jit(jax.grad(loss))
+    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in layers]
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+
+    def run():
+        out = g(params, Xj, Yj)
+        jax.block_until_ready(out)
+        return [(np.asarray(W), np.asarray(b)) for W, b in out]
+    return run
+
+
+def _torch_mlp(torch, layers, output_act=None):
     mods = []
     for l, (W, b) in enumerate(layers):
         lin = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
@@ -76,28 +99,143 @@ def torch_model(layers, n_threads):
     return torch.nn.Sequential(*mods)
 
 
-def torch_batch_gradient(model, X, labels):
-    """loss.backward() on the mean cross-entropy; returns [(dW, db)] as NumPy arrays."""
-    import torch
-    model.zero_grad(set_to_none=False)
-    loss = torch.nn.functional.cross_entropy(model(X), labels)
-    loss.backward()
+# -- per-sample SGD (identity output, squared loss): factories of (setup, run, result) ---------
+
+def numpy_sgd(start, X, Y, lr):
+    """The textbook loop: forward, deltas and update, one sample at a time (NumPy, BLAS gemv)."""
+    layers = [(W.copy(), b.copy()) for W, b in start]
+
+    def setup():
+        for (W, b), (W0, b0) in zip(layers, start):
+            W[...] = W0
+            b[...] = b0
+
+    def run():
+        for x, y in zip(X, Y):
+            acts = [x]
+            for l, (W, b) in enumerate(layers):
+                z = W @ acts[-1] + b
+                acts.append(z if l == len(layers) - 1 else _sigmoid(z))
+            delta = acts[-1] - y
+            for l in range(len(layers) - 1, -1, -1):
+                W, b = layers[l]
+                below = (W.T @ delta) * acts[l] * (1.0 - acts[l]) if l else None
+                W -= lr * np.outer(delta, acts[l])
+                b -= lr * delta
+                delta = below
+
+    return setup, run, lambda: layers
+
+
+def torch_sgd(start, X, Y, lr):
+    """Batch-1 loop: forward, backward and an SGD step per sample (one thread)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    model = _torch_mlp(torch, start)
     lins = [m for m in model if isinstance(m, torch.nn.Linear)]
-    return [(m.weight.grad.numpy(), m.bias.grad.numpy()) for m in lins]
-
-
-def torch_sgd_epoch(model, X, labels, lr):
-    """Batch-1 loop: forward, backward and an SGD step per sample."""
-    import torch
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    for i in range(X.shape[0]):
-        opt.zero_grad(set_to_none=False)
-        torch.nn.functional.cross_entropy(model(X[i:i + 1]), labels[i:i + 1]).backward()
-        opt.step()
-    return model
+    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+
+    def setup():
+        with torch.no_grad():
+            for m, (W, b) in zip(lins, start):
+                m.weight.copy_(torch.from_numpy(W))
+                m.bias.copy_(torch.from_numpy(b))
+
+    def run():
+        for i in range(Xt.shape[0]):
+            opt.zero_grad(set_to_none=False)
+            (0.5 * ((model(Xt[i:i + 1]) - Yt[i:i + 1]) ** 2).sum()).backward()
+            opt.step()
+
+    def result():
+        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in lins]
+    return setup, run, result
 
 
-def torch_layers(model):
-    import torch
-    return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy())
-            for m in model if isinstance(m, torch.nn.Linear)]
+def _jax_sgd(start, X, Y, lr, scan):
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def loss(params, x, y):
+        a = x
+        for l, (W, b) in enumerate(params):
+            a = W @ a + b if l == len(params) - 1 else jax.nn.sigmoid(W @ a + b)
+        return 0.5 * jnp.sum((a - y) ** 2)
+
+    def step(params, xy):
+        g = jax.grad(loss)(params, *xy)
+        return [(W - lr * gW, b - lr * gb) for (W, b), (gW, gb) in zip(params, g)], None
+
+    jit_step = jax.jit(lambda p, x, y: step(p, (x, y))[0])
+    jit_epoch = jax.jit(lambda p, X, Y: jax.lax.scan(step, p, (X, Y))[0])
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+    first = [(jnp.asarray(W), jnp.asarray(b)) for W, b in start]
+    state = {}
+
+    def setup():
+        state["params"] = first
+
+    def run():
+        p = state["params"]
+        if scan:
+            p = jit_epoch(p, Xj, Yj)
+        else:
+            for i in range(Xj.shape[0]):
+                p = jit_step(p, Xj[i], Yj[i])
+        jax.block_until_ready(p)
+        state["params"] = p
+
+    def result():
+        return [(np.asarray(W), np.asarray(b)) for W, b in state["params"]]
+    return setup, run, result
+
+
+def jax_step_sgd(start, X, Y, lr):
+    """A jitted per-sample step, called from Python for each sample."""
+    return _jax_sgd(start, X, Y, lr, scan=False)
+
+
+def jax_scan_sgd(start, X, Y, lr):
+    """The whole epoch in one jitted lax.scan."""
+    return _jax_sgd(start, X, Y, lr, scan=True)
+
+
+def sklearn_sgd(start, X, Y, lr):
+    """MLPRegressor.partial_fit with batch_size=1: logistic hidden, identity output, squared loss."""
+    try:
+        from sklearn.neural_network import MLPRegressor
+    except ImportError:
+        return None
+    import warnings
+    hidden = tuple(W.shape[0] for W, _ in start[:-1])
+    mlp = MLPRegressor(hidden_layer_sizes=hidden, activation="logistic", solver="sgd", alpha=0.0,
+                       batch_size=1, learning_rate_init=lr, momentum=0.0, nesterovs_momentum=False,
+                       shuffle=False)
+    y = Y[:, 0] if Y.shape[1] == 1 else Y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlp.partial_fit(X[:1], y[:1])  # builds the layers; the weights are set in setup
+
+    def setup():
+        mlp.coefs_ = [W.T.copy() for W, _ in start]
+        mlp.intercepts_ = [b.copy() for _, b in start]
+        mlp._optimizer.velocities = [np.zeros_like(p) for p in mlp.coefs_ + mlp.intercepts_]
+
+    def run():
+        mlp.partial_fit(X, y)
+
+    def result():
+        return [(W.T, b) for W, b in zip(mlp.coefs_, mlp.intercepts_)]
+    return setup, run, result
+
+
+SGD_PEERS = {"numpy": numpy_sgd, "torch": torch_sgd, "jax-step": jax_step_sgd, "jax-scan": jax_scan_sgd,
+             "sklearn": sklearn_sgd}

@@ -90,8 +90,9 @@ def build_parser():
                        ("bench", "run the experiments and regenerate RESULTS.md")):
         p = sub.add_parser(name, help=text)
         if name == "bench":
-            p.add_argument("experiments", nargs="*", choices=["costs"], default=[],
-                           help="which experiments (default: all)")
+            p.add_argument("experiments", nargs="*", choices=["costs", "suites", "compile"], default=[],
+                           help="which experiments (default: all): the cost experiment, the pytest-benchmark "
+                                "suites in bench/, first-call compile times")
         p.add_argument("--quick", action="store_true", help="a short run (used by CI) instead of the full one")
         p.add_argument("--root", default=".", help="where RESULTS.md and bench/results/ go (default .)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -188,19 +189,23 @@ def evaluate(args):
 
 
 def run_experiments(names, args):
-    from . import costs, report
+    from . import benchmarks, costs, report
     root = Path(args.root)
-    progress = progress_wanted(args)
+    (root / report.RESULTS_DIR).mkdir(parents=True, exist_ok=True)
     mode = "quick" if args.quick else "full"
-    for name in names:
-        if name == "costs":
-            result = costs.run(mode, progress=progress)
-            (root / report.RESULTS_DIR).mkdir(parents=True, exist_ok=True)
-            costs.plot(result, root / report.RESULTS_DIR / "costs.png")
-            print(f"costs: saved {report.save(result, root, 'costs')}")
-            for m, fit in result["slopes"].items():
-                if fit:
-                    print(f"  {m}: slope {fit['slope']:.3f} over E {fit['e_min']:,} to {fit['e_max']:,}")
+    if "costs" in names:
+        result = costs.run(mode, progress=progress_wanted(args))
+        costs.plot(result, root / report.RESULTS_DIR / "costs.png")
+        print(f"costs: saved {report.save(result, root, 'costs')}")
+        for m, fit in result["slopes"].items():
+            if fit:
+                print(f"  {m}: slope {fit['slope']:.3f} over E {fit['e_min']:,} to {fit['e_max']:,}")
+    if "suites" in names:
+        out = root / report.RESULTS_DIR / "benchmarks.json"
+        benchmarks.run_suites(root, args.quick, out.resolve())
+        print(f"suites: saved {out}")
+    if "compile" in names:
+        print(f"compile: saved {report.save(benchmarks.compile_times(), root, 'compile')}")
     print(f"wrote {report.write_results(root)}")
 
 
@@ -218,7 +223,7 @@ def main(argv=None):
         elif args.command == "costs":
             run_experiments(["costs"], args)
         else:
-            run_experiments(args.experiments or ["costs"], args)
+            run_experiments(args.experiments or ["costs", "suites", "compile"], args)
     except FileNotFoundError as exc:
         print(f"{command}: error: no such file: {exc.filename}", file=sys.stderr)
         return 2

@@ -1,0 +1,49 @@
+"""RESULTS.md sections are computed from saved benchmark JSON: ratios, ceilings and tables."""
+import json
+
+import pytest
+
+from fastbp import benchmarks, report
+
+
+def bench(kind, implementation, median, **info):
+    return {"stats": {"median": median}, "extra_info": dict(kind=kind, implementation=implementation, **info)}
+
+
+@pytest.fixture
+def suites():
+    return {"benchmarks": [
+        bench("sgd", "fastbp", 0.01, shape="784-128-10", samples=1000, edges=101632),
+        bench("sgd", "numpy", 0.10, shape="784-128-10", samples=1000, edges=101632),
+        bench("sgd", "torch", 0.05, shape="784-128-10", samples=1000, edges=101632),
+        bench("ceiling", "numpy-dgemm", 0.5, multiply_adds=10 ** 10),
+        bench("batch_gradient", "fastbp-1-thread", 0.04, shape="64-32-10", batch=256, samples=256),
+        bench("batch_gradient", "fastbp-2-threads", 0.02, shape="64-32-10", batch=256, samples=256),
+        bench("batch_gradient", "numpy", 0.03, shape="64-32-10", batch=256, samples=256),
+    ]}
+
+
+def test_sgd_section_ratios_and_ceiling(suites):
+    text = benchmarks.sgd_section(suites)
+    # fastbp 1000 / 0.01 = 100,000 samples/s; best peer torch 20,000/s -> 5.00
+    assert "| 784-128-10 | 101,632 | 100,000 | 10,000 | 20,000 | 5.00 |" in text
+    # multiply-adds per sample 3E - E_0 = 3 * 101632 - 100352 = 204544 -> 2.05e10 /s; ceiling 2e10 /s
+    assert "| 2.05e+10 | 102% |" in text
+
+
+def test_batch_section_ratios(suites):
+    text = benchmarks.batch_section(suites, "batch.png")
+    # 2 threads 12,800/s against numpy 8,533/s -> 1.50; against 1 thread 6,400/s -> 2.00
+    assert "| 64-32-10 | 256 | 6,400 | 12,800 | 8,533 | 1.50 | 2.00 |" in text
+
+
+def test_results_md_is_written_from_saved_json(tmp_path, suites):
+    (tmp_path / report.RESULTS_DIR).mkdir(parents=True)
+    for b in suites["benchmarks"]:
+        b["extra_info"].update(date="d", cpu="cpu", machine="x86_64", cores=2, python="3", numpy="2",
+                               numba="0", numba_threads=2, threading_layer="omp", blas="b",
+                               openblas_coretype="unset")
+    (tmp_path / report.RESULTS_DIR / "benchmarks.json").write_text(json.dumps(suites))
+    text = report.write_results(tmp_path).read_text()
+    assert text.startswith("# fastbp results") and "## Per-sample SGD" in text and "## Batch gradient" in text
+    assert (tmp_path / report.RESULTS_DIR / "batch.png").read_bytes()[:4] == b"\x89PNG"
