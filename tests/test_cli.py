@@ -134,6 +134,7 @@ def files(tmp_path):
     (["predict", "{d}/good.npz", "--data", "xor"], r"X must have 4 columns"),
     (["evaluate", "{d}/good.npz", "--data", "iris", "--target", "none"], r"evaluate needs targets"),
     (["frobnicate"], r"invalid choice"),
+    (["bench", "speed"], r"unknown experiment speed: choose from costs, suites, compile"),
 ])
 def test_cli_errors_are_one_line(files, args, message):
     done = run(*[a.format(d=files) for a in args])
