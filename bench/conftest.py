@@ -32,6 +32,10 @@ def record(benchmark, machine):
     """record(**info): put the machine, versions, threads and the problem in extra_info."""
     def put(**info):
         benchmark.extra_info.update(machine)
+        try:  # known only once a parallel kernel has run
+            benchmark.extra_info["threading_layer"] = numba.threading_layer()
+        except ValueError:
+            pass
         benchmark.extra_info.update(numba_threads_now=numba.get_num_threads(), **info)
     return put
 
