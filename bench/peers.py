@@ -59,14 +59,22 @@ def torch_batch_gradient(layers, X, labels, n_threads):
     return run
 
 
-def jax_batch_gradient(layers, X, Y):
-    """jit(grad) of the mean cross-entropy; returns a function giving [(dW, db)], or None."""
+def _jax():
+    """(jax, jax.numpy) in float64 mode, or None when JAX is not installed."""
     try:
         import jax
         import jax.numpy as jnp
     except ImportError:
         return None
     jax.config.update("jax_enable_x64", True)
+    return jax, jnp
+
+
+def jax_batch_gradient(layers, X, Y):
+    """jit(grad) of the mean cross-entropy; returns a function giving [(dW, db)], or None."""
+    if _jax() is None:
+        return None
+    jax, jnp = _jax()
 
     def loss(params, X, Y):
         a = X
@@ -157,12 +165,9 @@ def torch_sgd(start, X, Y, lr):
 
 
 def _jax_sgd(start, X, Y, lr, scan):
-    try:
-        import jax
-        import jax.numpy as jnp
-    except ImportError:
+    if _jax() is None:
         return None
-    jax.config.update("jax_enable_x64", True)
+    jax, jnp = _jax()
 
     def loss(params, x, y):
         a = x

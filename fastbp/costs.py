@@ -149,7 +149,7 @@ def run(mode="full", progress=None):
         info = machine_info()
     finally:
         numba.set_num_threads(previous_threads)
-    return dict(mode=mode, machine=info, rows=rows, slopes=slopes(rows), model_slopes=model_slopes(rows),
+    return dict(mode=mode, machine=info, rows=rows, slopes=slopes(rows), model_slopes=slopes(rows, "multiply_adds"),
                 fit_from=FIT_FROM)
 
 
@@ -157,21 +157,13 @@ def sweep_rows(rows, method):
     return sorted((r for r in rows if r["method"] == method and r["family"] == "sweep"), key=lambda r: r["edges"])
 
 
-def slopes(rows):
-    """Measured log-log slope per method over E >= FIT_FROM[method]."""
+def slopes(rows, quantity="seconds"):
+    """Log-log slope of `quantity` against E per method over E >= FIT_FROM[method]: measured
+    ("seconds") or the op-count model ("multiply_adds", over the same range)."""
     out = {}
     for m in METHODS:
         rs = sweep_rows(rows, m)
-        out[m] = fit_slope([r["edges"] for r in rs], [r["seconds"] for r in rs], FIT_FROM[m])
-    return out
-
-
-def model_slopes(rows):
-    """Slope of the op-count model per method over the same range as the measured fit."""
-    out = {}
-    for m in METHODS:
-        rs = sweep_rows(rows, m)
-        out[m] = fit_slope([r["edges"] for r in rs], [r["multiply_adds"] for r in rs], FIT_FROM[m])
+        out[m] = fit_slope([r["edges"] for r in rs], [r[quantity] for r in rs], FIT_FROM[m])
     return out
 
 

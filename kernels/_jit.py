@@ -23,19 +23,9 @@ def jit(fn):
 
 
 def jit_inline(fn):
-    """A small helper compiled into its callers (Numba IR inlining): a plain call into a
-    separately compiled helper measured 7-45 ns, which dominates tiny networks."""
+    """A small helper compiled into its callers (Numba IR inlining): no call per use, which
+    on tiny networks costs as much as the arithmetic."""
     return numba.njit(inline="always", **OPTIONS)(fn)
-
-
-def jit_parallel(fn):
-    """Compile `fn` lazily with `prange` turned into threads."""
-    return numba.njit(parallel=True, **OPTIONS)(fn)
-
-
-def jit_blas(fn):
-    """Compile `fn` with reference counting on: Numba's np.dot (BLAS) needs it."""
-    return numba.njit(**dict(OPTIONS, _nrt=True))(fn)
 
 
 def jit_serial_and_parallel(fn, reassociate=True):

@@ -13,7 +13,7 @@ def net():
     return fastbp.MLP([2, 3, 1], output="sigmoid", seed=0)
 
 
-def unchanged_after(net, call, error, match):
+def assert_unchanged_after(net, call, error, match):
     before = net.params.copy()
     with pytest.raises(error, match=match):
         call()
@@ -46,27 +46,27 @@ def unchanged_after(net, call, error, match):
 def test_fit_rejects_bad_input(net, kwargs, error, match):
     args = dict(X=X, Y=Y, epochs=1)
     args.update(kwargs)
-    unchanged_after(net, lambda: net.fit(args.pop("X"), args.pop("Y"), **args), error, match)
+    assert_unchanged_after(net, lambda: net.fit(args.pop("X"), args.pop("Y"), **args), error, match)
 
 
 def test_labels_out_of_range_are_rejected():
     net = fastbp.MLP([2, 3, 3], output="softmax", loss="cross_entropy", seed=0)
-    unchanged_after(net, lambda: net.fit(X, [0, 1, 3]), ValueError, r"Y must lie in \[0, 2\].*\[0, 3\]")
-    unchanged_after(net, lambda: net.fit(X, [0, -1, 2]), ValueError, r"Y must lie in \[0, 2\]")
-    unchanged_after(net, lambda: net.fit(X, [0, 1.5, 2]), ValueError, r"Y must be whole numbers")
+    assert_unchanged_after(net, lambda: net.fit(X, [0, 1, 3]), ValueError, r"Y must lie in \[0, 2\].*\[0, 3\]")
+    assert_unchanged_after(net, lambda: net.fit(X, [0, -1, 2]), ValueError, r"Y must lie in \[0, 2\]")
+    assert_unchanged_after(net, lambda: net.fit(X, [0, 1.5, 2]), ValueError, r"Y must be whole numbers")
 
 
 def test_cross_entropy_targets_must_be_probabilities():
     net = fastbp.MLP([2, 1], output="sigmoid", loss="cross_entropy", seed=0)
-    unchanged_after(net, lambda: net.fit(X, [[0.0], [2.0], [1.0]]), ValueError, r"Y must lie in \[0, 1\]")
+    assert_unchanged_after(net, lambda: net.fit(X, [[0.0], [2.0], [1.0]]), ValueError, r"Y must lie in \[0, 1\]")
 
 
 @pytest.mark.parametrize("method", ["loss", "gradient"])
 def test_evaluation_rejects_bad_input(net, method):
     call = getattr(net, method)
-    unchanged_after(net, lambda: call(X, Y[:1]), ValueError, r"Y has 1 rows but X has 3")
-    unchanged_after(net, lambda: call(X, Y, l2=-1), ValueError, r"l2 must be >= 0")
-    unchanged_after(net, lambda: call(None, Y), TypeError, r"X must be an array of numbers, got None")
+    assert_unchanged_after(net, lambda: call(X, Y[:1]), ValueError, r"Y has 1 rows but X has 3")
+    assert_unchanged_after(net, lambda: call(X, Y, l2=-1), ValueError, r"l2 must be >= 0")
+    assert_unchanged_after(net, lambda: call(None, Y), TypeError, r"X must be an array of numbers, got None")
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
