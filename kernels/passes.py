@@ -20,6 +20,10 @@ LOSS = 0  # forward pass and loss only
 OUTPUT = 1  # also target[r * n_out + j] = a^L_j
 GRADIENT = 2  # also target += dC/dparams
 SGD = 3  # also update params in place (target = velocity)
+# SGD fuses the next sample's layer-0 forward into the layer-0 update from this many layer-0
+# weights up: below it W_0 sits in L1 and the fusion only adds work. Measured on 2 cores:
+# 784-128-10 +13%, 784-256-256-10 +28%, 64-32-10 (2,048 weights) -11% when fused.
+FUSE_MIN_WEIGHTS = 16384
 
 
 @jit
@@ -55,7 +59,10 @@ def sweep(params, sizes, acts, loss, X, Y, rows, task, target, hyper, work):
     n_params = np.uint64(params.shape[0])
     top = n_a - sizes[n_layers]
     total = T(0)
-    for r in rows:
+    n_rows = rows.shape[0]
+    fused = False  # this sample's layer-0 pre-activations were computed by the previous update
+    for idx in range(n_rows):
+        r = rows[idx]
         # forward: a^0 = X[r]; z = W a + b; a = f(z)
         for k in range(sizes[0]):
             a[k] = X[r, k]
@@ -66,12 +73,13 @@ def sweep(params, sizes, acts, loss, X, Y, rows, task, target, hyper, work):
             n_out = sizes[l + 1]
             o = i + n_in
             bias = p + n_out * n_in
-            for j in range(n_out):
-                row = p + j * n_in
-                s = params[bias + j]
-                for k in range(n_in):
-                    s += params[row + k] * a[i + k]
-                a[o + j] = s
+            if l > 0 or not fused:
+                for j in range(n_out):
+                    row = p + j * n_in
+                    s = params[bias + j]
+                    for k in range(n_in):
+                        s += params[row + k] * a[i + k]
+                    a[o + j] = s
             if l < n_layers - 1:
                 activate(a, o, n_out, acts[l])
             else:
@@ -84,7 +92,11 @@ def sweep(params, sizes, acts, loss, X, Y, rows, task, target, hyper, work):
         if task < GRADIENT:
             continue
 
-        # backward, top layer down: delta^L, then per W_l one pass (accumulate or update)
+        # backward, top layer down: delta^L, then per W_l one pass (accumulate or update).
+        # SGD, layer 0: the same pass also computes the next sample's z^1 = W_0' x' + b_0' with the
+        # updated weights, so W_0 is streamed once per sample for the update and the next forward.
+        has_next = task == SGD and idx + 1 < n_rows and sizes[0] * sizes[1] >= FUSE_MIN_WEIGHTS
+        r_next = rows[idx + 1] if has_next else r
         output_delta(a, top, sizes[n_layers], Y, r, acts[n_layers - 1], loss, d0)
         delta = d0
         prev = d1
@@ -97,9 +109,13 @@ def sweep(params, sizes, acts, loss, X, Y, rows, task, target, hyper, work):
             i -= n_in
             bias = p + n_out * n_in
             back = l > 0  # layer 0 has no delta below it
+            fuse = not back and has_next
             if back:
                 for k in range(n_in):
                     prev[k] = 0
+            elif fuse:  # the free delta buffer holds the next sample's x, contiguous
+                for k in range(n_in):
+                    prev[k] = X[r_next, k]
             for j in range(n_out):
                 d = delta[j]
                 row = p + j * n_in
@@ -112,22 +128,35 @@ def sweep(params, sizes, acts, loss, X, Y, rows, task, target, hyper, work):
                 elif mu == T(0):
                     step = lr * d
                     params[bias + j] -= step
+                    s = params[bias + j]
                     for k in range(n_in):
                         w = params[row + k]
                         if back:
                             prev[k] += w * d
-                        params[row + k] = decay * w - step * a[i + k]
+                        w = decay * w - step * a[i + k]
+                        params[row + k] = w
+                        if fuse:
+                            s += w * prev[k]
+                    if fuse:
+                        a[i + n_in + j] = s
                 else:
                     target[bias + j] = mu * target[bias + j] - lr * d
                     params[bias + j] += target[bias + j]
+                    s = params[bias + j]
                     for k in range(n_in):
                         w = params[row + k]
                         if back:
                             prev[k] += w * d
                         v = mu * target[row + k] - lr * (d * a[i + k] + l2 * w)
                         target[row + k] = v
-                        params[row + k] = w + v
+                        w += v
+                        params[row + k] = w
+                        if fuse:
+                            s += w * prev[k]
+                    if fuse:
+                        a[i + n_in + j] = s
             if not back:
+                fused = has_next
                 break
             for k in range(n_in):
                 prev[k] *= derivative(a[i + k], acts[l - 1])

@@ -118,3 +118,19 @@ def test_weights_and_biases_are_views_of_params():
     assert net.params[3 * 4 + 3] == -2.5
     assert net.n_edges == 3 * 4 + 4 * 2 and net.n_params == net.n_edges + 4 + 2
     assert net.params.ctypes.data % 64 == 0
+
+
+@pytest.mark.parametrize("momentum, l2", [(0.0, 0.0), (0.5, 0.01)])
+def test_sgd_with_the_fused_next_forward_matches_reference(rng, momentum, l2):
+    """From FUSE_MIN_WEIGHTS layer-0 weights up, the layer-0 update also computes the next
+    sample's layer-0 forward; the epoch must still equal the reference."""
+    from kernels.passes import FUSE_MIN_WEIGHTS
+    sizes = [128, 128, 3]
+    assert sizes[0] * sizes[1] >= FUSE_MIN_WEIGHTS
+    net = fastbp.MLP(sizes, hidden="tanh", seed=9)
+    X, Y = random_problem(rng, sizes, n=12)
+    network, _ = ref.sgd_nn(ref.unflatten(net.params, sizes), X, Y, range(12), acts_of(net), "squared",
+                            eta=0.01, momentum=momentum, l2=l2)
+    history = net.fit(X, Y, mode="sgd", epochs=1, lr=0.01, momentum=momentum, l2=l2, shuffle=False)
+    np.testing.assert_allclose(net.params, ref.flatten(network), rtol=1e-10, atol=1e-12)
+    assert history.loss[-1] == pytest.approx(ref.mean_loss(network, X, Y, acts_of(net), "squared", l2), rel=1e-10)
