@@ -97,4 +97,4 @@ def test_sgd_epoch(benchmark, record, epochs, quick, shape, implementation):
         np.testing.assert_allclose(b, b_ref, rtol=1e-7, atol=1e-10)
     record(implementation=implementation, shape=shape, edges=edges(epoch.sizes), samples=epoch.X.shape[0],
            batch=1, threads=1, dtype="float64", kind="sgd")
-    run_pedantic(benchmark, run, setup, rounds=3 if quick else 7)
+    run_pedantic(benchmark, run, setup, rounds=3 if quick else 15)
