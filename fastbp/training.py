@@ -153,7 +153,7 @@ def _train(net, X, Y, X_val, Y_val, mode, epochs, lr, batch_size, l2, momentum, 
 
     history = History()
     start = time.perf_counter()
-    _warm_up(net, X, Y, velocity, grad, hyper, work, gradient)
+    _warm_up(net, X, Y, velocity, grad, hyper, work, mode, gradient, step_rows)
     history.compile_seconds = time.perf_counter() - start
 
     def descend(rows):
@@ -228,19 +228,19 @@ def _train(net, X, Y, X_val, Y_val, mode, epochs, lr, batch_size, l2, momentum, 
     return history
 
 
-def _warm_up(net, X, Y, velocity, grad, hyper, work, gradient):
-    """Compile (or load from the cache) every kernel fit may call, on zero rows: no training."""
+def _warm_up(net, X, Y, velocity, grad, hyper, work, mode, gradient, step_rows):
+    """Compile (or load from the cache) the kernels this run needs, before any timing: zero-row
+    calls where a kernel allows them, one real gradient (nothing updated) for minibatch and batch."""
     none = np.arange(0, dtype=np.int64)
     common = dict(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code, X=X, Y=Y, rows=none)
-    kernels.sgd_epoch(velocity=velocity, hyper=hyper, work=work, **common)
-    partial, chunk_work = net._buffers(1, kernels.block_work_size(net.sizes, 1) + len(work) + 1)
-    for kernel in (kernels.gradient_serial, kernels.gradient_parallel):
-        kernel(grad=grad, partial=partial, work=chunk_work, **common)
-    for kernel in (kernels.blocked_serial, kernels.blocked_parallel):
-        kernel(grad=grad, spare=partial[0], work=chunk_work[0], **common)
     kernels.loss_sum(work=work, **common)
-    kernels.step(params=net.params[:0], velocity=velocity[:0], grad=grad[:0], hyper=hyper)
     kernels.forward_batch(params=net.params, sizes=net._sizes, acts=net._acts, X=X, rows=none,
                           out=np.empty(0, dtype=net.dtype), work=work)
+    if mode == "sgd" and gradient == "backprop":
+        kernels.sgd_epoch(velocity=velocity, hyper=hyper, work=work, **common)
+        return
+    kernels.step(params=net.params[:0], velocity=velocity[:0], grad=grad[:0], hyper=hyper)
     if gradient == "numerical":  # no layers and no rows: nothing is perturbed
         kernels.finite_differences(consts=hyper, grad=grad, work=work, **dict(common, sizes=net._sizes[:1]))
+    else:
+        net._gradient(X, Y, np.arange(step_rows, dtype=np.int64), 0.0, grad)
