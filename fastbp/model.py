@@ -26,10 +26,11 @@ LOSS_CODES = {"squared": kernels.SQUARED, "cross_entropy": kernels.CROSS_ENTROPY
 # gives the same bits. Measured on 2 cores: 64-32-10 at 64 rows (1.5e5) ran 1.6x faster on two
 # threads, 784-128-10 at 64 rows 1.9x; one chunk (32 rows or fewer) gains nothing from threads.
 PARALLEL_MIN_WORK = 100_000
-# From this many multiply-adds (rows x edges) up, batches are computed as matrices with BLAS
-# products (kernels.blocked); below it, sample by sample. Measured on 2 cores: 64-32-10 at 4 rows
-# (9.5e3) and 784-128-10 at 1 row (1e5) were faster as matrices, 4-8-3 at 32 rows (1.8e3) was not.
-BLOCKED_MIN_WORK = 8_000
+# Networks with this many edges or more compute batch gradients as matrices with BLAS products
+# (kernels.blocked); smaller ones sample by sample in chunks. Measured on 2 cores: 784-128-10 was
+# 2.2x faster as matrices at 4096 rows and 1.2x at 1 row; 64-32-10 (2,368 edges) was 2.1x faster
+# sample by sample at 4096 rows and no slower at 1 to 256 rows.
+BLOCKED_MIN_EDGES = 10_000
 
 
 def aligned_zeros(n, dtype, align=64):
@@ -245,7 +246,7 @@ class MLP:
         threaded = work_done >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
         args = dict(params=self.params, sizes=self._sizes, acts=self._acts, loss=self._loss_code, X=X, Y=Y,
                     rows=rows, grad=grad)
-        if work_done >= BLOCKED_MIN_WORK:
+        if self.n_edges >= BLOCKED_MIN_EDGES:
             spare, work = self._buffers(1, kernels.block_work_size(self.sizes, m))
             kernel = kernels.blocked_parallel if threaded else kernels.blocked_serial
             with blas_threads(1):  # the blocks are the threads; each BLAS call runs on one

@@ -12,11 +12,11 @@ two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="nee
 
 @two_threads
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_gradient_is_bit_identical_on_one_and_two_threads(rng, dtype):
-    sizes = [20, 64, 32, 5]
+@pytest.mark.parametrize("sizes", [[20, 64, 32, 5], [120, 100, 5]])  # sample by sample; as matrices
+def test_gradient_is_bit_identical_on_one_and_two_threads(rng, dtype, sizes):
     net = fastbp.MLP(sizes, hidden="relu", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
-    X, Y = random_problem(rng, sizes, "softmax", n=1000)  # as matrices, 16 blocks, on threads
-    assert 1000 * net.n_edges >= fastbp.model.BLOCKED_MIN_WORK
+    X, Y = random_problem(rng, sizes, "softmax", n=1000)  # 16 chunks or 16 row blocks, on threads
+    assert 1000 * net.n_edges >= fastbp.model.PARALLEL_MIN_WORK
     assert 1000 * net.n_edges >= fastbp.model.PARALLEL_MIN_WORK
     one = net.gradient(X, Y, l2=0.01, n_threads=1)
     two = net.gradient(X, Y, l2=0.01, n_threads=2)
@@ -60,17 +60,17 @@ def test_blocked_chunks_match_the_reference(rng, hidden, head):
     import reference as ref
     from conftest import acts_of
     output, loss = head
-    sizes = [30, 40, 20, 4]
+    sizes = [100, 80, 40, 4]
     net = fastbp.MLP(sizes, hidden=hidden, output=output, loss=loss, seed=5)
     X, Y = random_problem(rng, sizes, output, n=300)
-    assert 300 * net.n_edges >= fastbp.model.BLOCKED_MIN_WORK
+    assert net.n_edges >= fastbp.model.BLOCKED_MIN_EDGES
     expected = ref.batch_gradient(ref.unflatten(net.params, sizes), X, Y, acts_of(net), loss, l2=0.01)
     np.testing.assert_allclose(net.gradient(X, Y, l2=0.01), ref.flatten(expected), rtol=1e-9, atol=1e-13)
 
 
 @two_threads
-def test_minibatch_loss_curve_is_the_same_on_one_and_two_threads(rng):
-    sizes = [30, 48, 4]
+@pytest.mark.parametrize("sizes", [[30, 48, 4], [120, 100, 4]])  # sample by sample; as matrices
+def test_minibatch_loss_curve_is_the_same_on_one_and_two_threads(rng, sizes):
     X, Y = random_problem(rng, sizes, "softmax", n=2048)
     curves = []
     for n_threads in (1, 2):
@@ -102,5 +102,5 @@ def test_matrix_path_is_bit_identical_on_one_and_two_threads(rng, n):
     sizes = [300, 200, 10]
     net = fastbp.MLP(sizes, hidden="sigmoid", output="softmax", loss="cross_entropy", seed=6)
     X, Y = random_problem(rng, sizes, "softmax", n=n)
-    assert n * net.n_edges >= fastbp.model.BLOCKED_MIN_WORK
+    assert net.n_edges >= fastbp.model.BLOCKED_MIN_EDGES
     np.testing.assert_array_equal(net.gradient(X, Y, n_threads=1), net.gradient(X, Y, n_threads=2))
