@@ -72,9 +72,10 @@ def _jax():
 
 def jax_batch_gradient(layers, X, Y):
     """jit(grad) of the mean cross-entropy; returns a function giving [(dW, db)], or None."""
-    if _jax() is None:
+    found = _jax()
+    if found is None:
         return None
-    jax, jnp = _jax()
+    jax, jnp = found
 
     def loss(params, X, Y):
         a = X
@@ -165,9 +166,10 @@ def torch_sgd(start, X, Y, lr):
 
 
 def _jax_sgd(start, X, Y, lr, scan):
-    if _jax() is None:
+    found = _jax()
+    if found is None:
         return None
-    jax, jnp = _jax()
+    jax, jnp = found
 
     def loss(params, x, y):
         a = x

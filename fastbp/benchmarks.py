@@ -70,7 +70,7 @@ def run_suites(root, quick, out_json):
     Path(out_json).write_text(json.dumps(result, indent=1))
 
 
-def _rows(result, kind):
+def rows_of(result, kind):
     return [b for b in result["benchmarks"] if b["extra_info"].get("kind") == kind]
 
 
@@ -81,11 +81,11 @@ def _rate(b):
 def ceiling(result):
     """Multiply-adds per second of the ceiling benchmarks, by implementation."""
     return {b["extra_info"]["implementation"]: b["extra_info"]["multiply_adds"] / b["stats"]["median"]
-            for b in _rows(result, "ceiling")}
+            for b in rows_of(result, "ceiling")}
 
 
 def sgd_section(result):
-    rows = _rows(result, "sgd")
+    rows = rows_of(result, "sgd")
     if not rows:
         return ""
     peaks = ceiling(result)
@@ -120,7 +120,7 @@ def sgd_section(result):
 
 
 def batch_section(result, figure):
-    rows = _rows(result, "batch_gradient")
+    rows = rows_of(result, "batch_gradient")
     if not rows:
         return ""
     impls = [i for i in ("fastbp-1-thread", "fastbp-2-threads", "numpy", "torch", "jax")
@@ -149,7 +149,7 @@ def plot_batch(result, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = _rows(result, "batch_gradient")
+    rows = rows_of(result, "batch_gradient")
     shapes = list(dict.fromkeys(b["extra_info"]["shape"] for b in rows))
     fig, axes = plt.subplots(1, len(shapes), figsize=(5 * len(shapes), 4.2), squeeze=False)
     for ax, shape in zip(axes[0], shapes):
@@ -173,12 +173,12 @@ def plot_batch(result, path):
 
 def kernels_section(result):
     lines = []
-    fwd = _rows(result, "forward")
+    fwd = rows_of(result, "forward")
     if fwd:
         lines += ["## Forward pass, 1000 samples", "", "| shape | implementation | samples/s |", "|---|---|---|"]
         lines += [f"| {b['extra_info']['shape']} | {b['extra_info']['implementation']} | {_rate(b):,.0f} |" for b in fwd]
         lines.append("")
-    one = _rows(result, "one_sample_gradient")
+    one = rows_of(result, "one_sample_gradient")
     if one:
         lines += ["## One-sample gradient (pytest-benchmark), one thread", "",
                   "| E | method | seconds | multiply-adds | ns per multiply-add |", "|---|---|---|---|---|"]

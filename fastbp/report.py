@@ -36,7 +36,7 @@ def write_results(root):
     if suites:
         info = suites["benchmarks"][0]["extra_info"] if suites["benchmarks"] else None
         figure = RESULTS_DIR / "batch.png"
-        if benchmarks._rows(suites, "batch_gradient"):
+        if benchmarks.rows_of(suites, "batch_gradient"):
             benchmarks.plot_batch(suites, root / figure)
         parts += [benchmarks.sgd_section(suites), benchmarks.batch_section(suites, figure.as_posix()),
                   benchmarks.kernels_section(suites)]

@@ -170,7 +170,7 @@ def _train(net, X, Y, X_val, Y_val, mode, epochs, lr, batch_size, l2, momentum, 
             return
         for s in range(0, n, step_rows):
             descend(order[s:s + step_rows])
-            bar.update(s + step_rows, force=False, step="numerical" if gradient == "numerical" else "")
+            bar.update(min(s + step_rows, n))
 
     label = f"{mode} {gradient}"
     epoch_bar = Progress(epochs, label, enabled=progress)
@@ -212,12 +212,13 @@ def _train(net, X, Y, X_val, Y_val, mode, epochs, lr, batch_size, l2, momentum, 
             fields["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
         epoch_bar.update(epoch, force=epoch == epochs, **fields)
 
-        monitored = history.val_loss[-1] if validation else loss
-        if monitored < best[0]:
-            best = (monitored, net.params.copy(), epoch)
-        if patience is not None and epoch - best[2] >= patience:
-            history.stopped = "early_stopping"
-            break
+        if patience is not None:  # the best parameters are kept only when they may be restored
+            monitored = history.val_loss[-1] if validation else loss
+            if monitored < best[0]:
+                best = (monitored, net.params.copy(), epoch)
+            if epoch - best[2] >= patience:
+                history.stopped = "early_stopping"
+                break
         if callback is not None and callback(history):
             history.stopped = "callback"
             break

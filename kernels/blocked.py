@@ -3,8 +3,9 @@
 Per-sample loops run matrix-vector products; with many samples, matrix-matrix products
 (np.dot -> BLAS dgemm/sgemm) reuse each weight across rows. Every product is cut into
 fixed blocks of rows (of the batch: up to MAX_BLOCKS blocks of at least MIN_BLOCK rows; or
-BLOCK rows of W) run under prange, one BLAS thread each: every output element comes from one BLAS call over the whole inner dimension,
-so the bits do not depend on how many threads run the blocks.
+BLOCK rows of W) run under prange, one BLAS thread each: every output element comes from
+one BLAS call over the whole inner dimension, so the bits do not depend on how many
+threads run the blocks.
 
     A_0 = X[rows];  A_{l+1} = f_l(A_l W_l^T + b_l)                      (m, sizes[l+1])
     D_L = output delta per row;  dW_l = D_l^T A_l;  db_l = sum_rows D_l
