@@ -8,7 +8,6 @@ import pytest
 import fastbp
 import kernels
 from fastbp import datasets, training
-from fastbp.plots import plot_history
 from fastbp.progress import Progress
 
 
@@ -118,10 +117,10 @@ def test_n_threads_is_restored():
 def test_plot_history_writes_a_png(tmp_path, iris_split):
     X_tr, X_va, y_tr, y_va = iris_split
     history = classifier().fit(X_tr, y_tr, epochs=5, validation=(X_va, y_va))
-    path = plot_history(history, tmp_path / "curves.png")
+    path = fastbp.plot_history(history, tmp_path / "curves.png")
     assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
     with pytest.raises(ValueError, match=r"no epochs"):
-        plot_history(training.History(), tmp_path / "empty.png")
+        fastbp.plot_history(training.History(), tmp_path / "empty.png")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
