@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-import peers
-from conftest import classification, edges, softmax_net
+from bench import peers
+from bench.problems import classification, edges, softmax_net
 
 SHAPES = ["64-32-10", "784-128-10", "784-256-256-10"]
 BATCHES = [1, 32, 256, 4096]

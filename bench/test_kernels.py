@@ -4,9 +4,8 @@ import numba
 import numpy as np
 import pytest
 
-import fastbp
-import peers
-from conftest import classification, edges, softmax_net
+from bench import peers
+from bench.problems import classification, edges, softmax_net
 from fastbp import costs
 
 

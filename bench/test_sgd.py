@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import fastbp
-import kernels
-import peers
-from conftest import edges, regression, run_pedantic
+from bench import peers
+from bench.problems import edges, regression, run_pedantic
+from fastbp import kernels
 
 SHAPES = ["2-2-1", "4-8-3", "64-32-10", "784-128-10", "784-256-256-10", "1024-1024-1024-10"]
 IMPLEMENTATIONS = ["fastbp", "numpy", "torch", "jax-step", "jax-scan", "sklearn"]
@@ -34,16 +34,15 @@ class Epoch:
     def fastbp_runner(self):
         net = self.net
         velocity = np.zeros_like(net.params)
-        hyper = np.array([LR, 0.0, 0.0])
         rows = np.arange(self.X.shape[0])
-        work = net._work()
+        work = fastbp.engine.Workspace(net).sample
 
         def setup():
             net.params[:] = self.start
 
         def run():
-            kernels.sgd_epoch(params=net.params, velocity=velocity, sizes=net._sizes, acts=net._acts,
-                              loss=net._loss_code, X=self.X, Y=self.Y, rows=rows, hyper=hyper, work=work)
+            kernels.sgd_epoch(**net.kernel_args(), velocity=velocity, loss=net.loss_code, X=self.X, Y=self.Y,
+                              rows=rows, lr=LR, momentum=0.0, l2=0.0, work=work)
 
         def result():
             return [(W.copy(), b.copy()) for W, b in zip(net.weights, net.biases)]
@@ -82,7 +81,6 @@ def test_sgd_epoch(benchmark, record, epochs, quick, shape, implementation):
     start = [(W.copy(), b.copy()) for W, b in zip(*start)]
     if implementation == "fastbp":
         setup, run, result = epoch.fastbp_runner()
-        epoch.net._work()  # compiled already by expected_layers
     else:
         maker = peers.SGD_PEERS[implementation]
         made = maker(start, epoch.X, epoch.Y, LR)

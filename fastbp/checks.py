@@ -133,3 +133,8 @@ def as_rng(seed, name="seed"):
     if seed is not None and seed < 0:
         raise ValueError(f"{name} must be >= 0, got {seed}")
     return np.random.default_rng(seed)
+
+
+def labels_of(Y):
+    """Class labels of 2-D outputs or targets: argmax of rows, or a 0.5 threshold for one column."""
+    return np.argmax(Y, axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5).astype(np.int64)

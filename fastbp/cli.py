@@ -1,18 +1,17 @@
-"""The `fastbp` command line: train, predict, evaluate, and the experiments behind RESULTS.md.
+"""The `fastbp` command line: train, predict, evaluate, and the cost experiment.
 
-Every error is one line on stderr and a non-zero exit code, never a traceback.
+Every error is one line on stderr and a non-zero exit code, never a traceback (``--traceback``
+shows one, for reporting a bug in fastbp itself).
 """
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from . import datasets
+from . import datasets, names
 from .model import MLP, accuracy
-
-
-EXPERIMENTS = ("costs", "suites", "compile")
 
 
 class CliError(Exception):
@@ -20,11 +19,15 @@ class CliError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    """argparse, with errors raised as CliError (reported in one line) instead of a usage dump."""
+
     def error(self, message):
+        """Raise the problem as a CliError."""
         raise CliError(message)
 
 
 def int_list(text):
+    """--layers: comma-separated positive widths."""
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
@@ -35,6 +38,7 @@ def int_list(text):
 
 
 def fraction(text):
+    """--validation: a fraction in [0, 1)."""
     value = float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text}")
@@ -42,6 +46,7 @@ def fraction(text):
 
 
 def add_data_options(p, target_default):
+    """--data, --target and --labels, shared by train, predict and evaluate."""
     p.add_argument("--data", default="iris",
                    help="built-in xor, xnor, iris or digits; or a .csv, .npz or IDX file (default iris)")
     p.add_argument("--target", default=target_default,
@@ -50,7 +55,10 @@ def add_data_options(p, target_default):
 
 
 def build_parser():
+    """The argument parser of every command."""
     parser = Parser(prog="fastbp", description="Train MLPs by backpropagation at compiled speed, and measure it.")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error, show Python's traceback instead of one line (for bug reports)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     train = sub.add_parser("train", help="train an MLP on a data set and print a summary")
@@ -59,10 +67,10 @@ def build_parser():
                        help="auto: integer targets are class labels (default)")
     train.add_argument("--layers", type=int_list, default=None,
                        help="all layer widths, input to output, e.g. 64,32,10 (default: inputs,16,outputs)")
-    train.add_argument("--hidden", default="tanh", help="hidden activation: sigmoid, tanh, relu, identity")
-    train.add_argument("--output", default=None, help="identity, sigmoid or softmax (default by task)")
-    train.add_argument("--loss", default=None, help="squared or cross_entropy (default by task)")
-    train.add_argument("--init", default="xavier", help="xavier, he, uniform or normal")
+    train.add_argument("--hidden", default="tanh", help=f"hidden activation: {', '.join(names.HIDDEN)}")
+    train.add_argument("--output", default=None, help=f"{', '.join(names.OUTPUT)} (default by task)")
+    train.add_argument("--loss", default=None, help=f"{', '.join(names.LOSSES)} (default by task)")
+    train.add_argument("--init", default="xavier", help=", ".join(names.INITS))
     train.add_argument("--mode", default="sgd", help="sgd, minibatch or batch (default sgd)")
     train.add_argument("--gradient", default="backprop", help="backprop or numerical (default backprop)")
     train.add_argument("--epochs", type=int, default=100)
@@ -89,28 +97,25 @@ def build_parser():
         p.add_argument("model", help="a model file written by fastbp train --save")
         add_data_options(p, "none" if name == "predict" else "last")
 
-    for name, text in (("costs", "measure gradient cost against edges: backprop vs finite differences"),
-                       ("bench", "run the experiments and regenerate RESULTS.md")):
-        p = sub.add_parser(name, help=text)
-        if name == "bench":
-            p.add_argument("experiments", nargs="*", default=[],
-                           help="which of costs, suites, compile (default: all): the cost experiment, the "
-                                "pytest-benchmark suites in bench/, first-call compile times")
-        p.add_argument("--quick", action="store_true", help="a short run (used by CI) instead of the full one")
-        p.add_argument("--root", default=".", help="where RESULTS.md and bench/results/ go (default .)")
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser("costs", help="measure gradient cost against edges: backprop vs finite differences")
+    p.add_argument("--quick", action="store_true", help="a short run (seconds) instead of the full one (minutes)")
+    p.add_argument("--out", default=".", help="folder for costs.json and costs.png (default: the current one)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def load_data(args):
+    """(X, y) from --data, --target and --labels."""
     return datasets.load(args.data, target=args.target, labels=args.labels)
 
 
 def progress_wanted(args):
+    """A progress bar on a terminal, unless --quiet."""
     return not args.quiet and sys.stderr.isatty()
 
 
 def train(args):
+    """`fastbp train`: fit a model to a data set, print a summary, save the model and its curves."""
     X, y = load_data(args)
     if y is None:
         raise CliError("train needs targets: --target none leaves none")
@@ -171,6 +176,7 @@ def train(args):
 
 
 def predict(args):
+    """`fastbp predict`: one prediction per row."""
     net = MLP.load(args.model)
     X, _ = load_data(args)
     out = net.predict(X)
@@ -181,6 +187,7 @@ def predict(args):
 
 
 def evaluate(args):
+    """`fastbp evaluate`: accuracy (classifiers) or mean loss (regressors)."""
     net = MLP.load(args.model)
     X, y = load_data(args)
     if y is None:
@@ -191,55 +198,46 @@ def evaluate(args):
         print(f"loss {net.loss(X, y):.6g} ({X.shape[0]} rows, mean {net.loss_name} loss)")
 
 
-def run_experiments(names, args):
-    from . import benchmarks, costs, report
-    root = Path(args.root)
-    (root / report.RESULTS_DIR).mkdir(parents=True, exist_ok=True)
-    mode = "quick" if args.quick else "full"
-    if "costs" in names:
-        result = costs.run(mode, progress=progress_wanted(args))
-        costs.plot(result, root / report.RESULTS_DIR / "costs.png")
-        print(f"costs: saved {report.save(result, root, 'costs')}")
-        for m, fit in result["slopes"].items():
-            if fit:
-                print(f"  {m}: slope {fit['slope']:.3f} over E {fit['e_min']:,} to {fit['e_max']:,}")
-    if "suites" in names:
-        out = root / report.RESULTS_DIR / "benchmarks.json"
-        benchmarks.run_suites(root, args.quick, out.resolve())
-        print(f"suites: saved {out}")
-    if "compile" in names:
-        print(f"compile: saved {report.save(benchmarks.compile_times(), root, 'compile')}")
-    print(f"wrote {report.write_results(root)}")
+def run_costs(args):
+    """`fastbp costs`: the cost experiment; prints its table, writes its JSON and figure to --out."""
+    from . import costs
+    out = Path(args.out)
+    if not out.is_dir():
+        raise CliError(f"--out must be an existing folder, got {args.out}")
+    result = costs.run("quick" if args.quick else "full", progress=progress_wanted(args))
+    (out / "costs.json").write_text(json.dumps(result, indent=1))
+    costs.plot(result, out / "costs.png")
+    print(costs.report_section(result, "costs.png"))
+    print(f"saved {out / 'costs.json'} and {out / 'costs.png'}")
+
+
+COMMANDS = {"train": train, "predict": predict, "evaluate": evaluate, "costs": run_costs}
 
 
 def main(argv=None):
+    """Run the command line (``argv``: the arguments, default sys.argv[1:]); returns the exit code."""
     command = "fastbp"
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
         command = f"fastbp {args.command}"
-        if args.command == "train":
-            train(args)
-        elif args.command == "predict":
-            predict(args)
-        elif args.command == "evaluate":
-            evaluate(args)
-        elif args.command == "costs":
-            run_experiments(["costs"], args)
-        else:
-            unknown = sorted(set(args.experiments) - set(EXPERIMENTS))
-            if unknown:
-                raise CliError(f"unknown experiment {', '.join(unknown)}: choose from {', '.join(EXPERIMENTS)}")
-            run_experiments(args.experiments or list(EXPERIMENTS), args)
-    except FileNotFoundError as exc:
-        print(f"{command}: error: no such file: {exc.filename}", file=sys.stderr)
-        return 2
-    except (CliError, ValueError, TypeError, OSError, FloatingPointError) as exc:
-        message = " ".join(str(exc).split())  # one line
-        print(f"{command}: error: {message}", file=sys.stderr)
-        return 2
+        COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if "--traceback" in argv:
+            raise
+        message = " ".join(str(exc).split())  # one line
+        if isinstance(exc, FileNotFoundError):
+            print(f"{command}: error: no such file: {exc.filename}", file=sys.stderr)
+        elif isinstance(exc, (CliError, ValueError, TypeError, OSError, FloatingPointError)):
+            print(f"{command}: error: {message}", file=sys.stderr)
+        else:  # a bug in fastbp: one line, and how to see the rest
+            print(f"{command}: internal error: {exc.__class__.__name__}: {message} (run again with "
+                  "fastbp --traceback for the details, and please report it)", file=sys.stderr)
+            return 1
+        return 2
     return 0
 
 

@@ -11,12 +11,13 @@ import time
 
 import numba
 import numpy as np
+from tqdm.auto import tqdm
 
-import kernels
+from . import kernels
+from .engine import Workspace, aligned_zeros
 from .machine import machine_info
-from .model import MLP, aligned_zeros
+from .model import MLP
 from .numerical import default_eps
-from .progress import Progress
 
 METHODS = ("backprop", "central", "forward")
 
@@ -37,10 +38,12 @@ FIT_FROM = {"backprop": 1_000, "central": 1_000, "forward": 1_000}
 
 
 def swept_sizes(h):
+    """The swept network with h hidden units."""
     return [256, h, 4]
 
 
 def edges(sizes):
+    """Number of weights of a network with these layer widths."""
     return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
@@ -69,26 +72,28 @@ class Probe:
         self.X = rng.normal(size=(1, sizes[0]))
         self.Y = rng.normal(size=(1, sizes[-1]))
         self.grad = aligned_zeros(self.net.n_params, self.net.dtype)
-        self.work = self.net._work()
+        self.work = Workspace(self.net).sample
 
     def backprop(self, count):
         """`count` single-sample gradients in one call (the same row `count` times)."""
-        n = self.net
-        kernels.gradient_sum(params=n.params, sizes=n._sizes, acts=n._acts, loss=n._loss_code, X=self.X,
-                             Y=self.Y, rows=np.zeros(count, dtype=np.int64), grad=self.grad, work=self.work)
+        self.grad[:] = 0
+        kernels.gradient_rows(**self.net.kernel_args(), loss=self.net.loss_code, X=self.X, Y=self.Y,
+                              rows=np.zeros(count, dtype=np.int64), grad=self.grad, work=self.work)
 
     def numerical(self, count, scheme):
-        n = self.net
-        consts = np.array([default_eps(n.dtype, scheme), 0.0, 1.0 if scheme == "central" else 0.0])
-        rows = np.zeros(1, dtype=np.int64)
+        """`count` finite-difference gradients ("central" or "forward") of the one sample."""
+        T = self.net.dtype.type
+        args = dict(self.net.kernel_args(), loss=self.net.loss_code, X=self.X, Y=self.Y,
+                    rows=np.zeros(1, dtype=np.int64), eps=T(default_eps(self.net.dtype, scheme)), l2=T(0),
+                    central=scheme == "central", grad=self.grad, work=self.work)
         for _ in range(count):
-            kernels.finite_differences(params=n.params, sizes=n._sizes, acts=n._acts, loss=n._loss_code,
-                                       X=self.X, Y=self.Y, rows=rows, consts=consts, grad=self.grad,
-                                       work=self.work)
+            kernels.finite_differences(**args)
 
     def seconds_per_gradient(self, method, repeats, min_seconds=0.02):
-        """Median over `repeats` of (seconds for `count` gradients) / count, count calibrated
-        so that one timing lasts at least `min_seconds`. Compile first (see `warm_up`)."""
+        """Median over `repeats` of (seconds for `count` gradients) / count.
+
+        `count` is calibrated so that one timing lasts at least `min_seconds`. Compile first (see `warm_up`).
+        """
         run = self.backprop if method == "backprop" else (lambda c: self.numerical(c, method))
         count = 1
         while True:
@@ -135,16 +140,17 @@ def run(mode="full", progress=None):
         jobs = [(swept_sizes(h), m, "sweep") for h in cfg["hidden"] for m in METHODS
                 if m == "backprop" or edges(swept_sizes(h)) <= cfg["numerical_max_edges"]]
         jobs += [(list(s), m, "equal_edges") for s in cfg["equal_edges"] for m in METHODS]
-        bar = Progress(len(jobs), f"costs ({mode})", enabled=progress)
+        bar = tqdm(total=len(jobs), desc=f"costs ({mode})", disable=None if progress is None else not progress)
         rows = []
-        for i, (sizes, method, family) in enumerate(jobs):
+        for sizes, method, family in jobs:
             probe = Probe(sizes)
             repeats = cfg["repeats"] if method == "backprop" else cfg["numerical_repeats"]
             seconds = probe.seconds_per_gradient(method, repeats)
             rows.append(dict(sizes=sizes, method=method, family=family, edges=edges(sizes),
                              params=probe.net.n_params, seconds=seconds,
                              multiply_adds=multiply_adds(sizes, method)))
-            bar.update(i + 1, force=True, E=edges(sizes), method=method)
+            bar.set_postfix(E=edges(sizes), method=method, refresh=False)
+            bar.update(1)
         bar.close()
         info = machine_info()
     finally:
@@ -154,12 +160,15 @@ def run(mode="full", progress=None):
 
 
 def sweep_rows(rows, method):
+    """The swept networks' rows of one method, by E."""
     return sorted((r for r in rows if r["method"] == method and r["family"] == "sweep"), key=lambda r: r["edges"])
 
 
 def slopes(rows, quantity="seconds"):
-    """Log-log slope of `quantity` against E per method over E >= FIT_FROM[method]: measured
-    ("seconds") or the op-count model ("multiply_adds", over the same range)."""
+    """Log-log slope of `quantity` against E per method over E >= FIT_FROM[method].
+
+    quantity: measured ("seconds") or the op-count model ("multiply_adds", over the same range).
+    """
     out = {}
     for m in METHODS:
         rs = sweep_rows(rows, m)
@@ -183,9 +192,7 @@ def speedups(rows):
 
 def plot(result, path):
     """Log-log seconds per gradient against E, fitted slopes in the legend, op-count model dashed."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     rows = result["rows"]
     colours = {"backprop": "tab:blue", "central": "tab:red", "forward": "tab:orange"}
@@ -193,7 +200,8 @@ def plot(result, path):
     # One scale turns multiply-adds into seconds: backprop's measured seconds per multiply-add at its largest E.
     top = sweep_rows(rows, "backprop")[-1]
     per_op = top["seconds"] / top["multiply_adds"]
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig = Figure(figsize=(8, 5.5))
+    ax = fig.subplots()
     for m in METHODS:
         rs = sweep_rows(rows, m)
         if not rs:
@@ -222,7 +230,6 @@ def plot(result, path):
     ax.legend(fontsize=7.5, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def report_section(result, figure):
@@ -249,8 +256,8 @@ def report_section(result, figure):
             lines.append(f"| {m} | {fit['slope']:.3f} | {fit['e_min']:,} to {fit['e_max']:,} "
                          f"({math.log10(fit['e_max'] / fit['e_min']):.1f} decades) | {fit['points']} | "
                          f"{model['slope']:.3f} |")
-    lines += ["", "| E | network | backprop (s) | central (s) | forward (s) | central / backprop | forward / backprop |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "| E | network | backprop (s) | central (s) | forward (s) | central / backprop "
+              "| forward / backprop |", "|---|---|---|---|---|---|---|"]
     for s in speedups(result["rows"]):
         lines.append(f"| {s['edges']:,} | {'-'.join(map(str, s['sizes']))} | {s['backprop']:.3e} | "
                      f"{num(s['central'], '.3e')} | {num(s['forward'], '.3e')} | "
@@ -258,7 +265,8 @@ def report_section(result, figure):
     eq = [r for r in result["rows"] if r["family"] == "equal_edges"]
     if eq:
         lines += ["", "Cost follows edges, not shape: networks with the same E, other depths and widths.", "",
-                  "| network | E | P | method | seconds | seconds / median of its method |", "|---|---|---|---|---|---|"]
+                  "| network | E | P | method | seconds | seconds / median of its method |",
+                  "|---|---|---|---|---|---|"]
         for m in METHODS:
             pts = [r for r in eq if r["method"] == m]
             if not pts:

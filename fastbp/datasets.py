@@ -74,8 +74,11 @@ def as_labels_if_integral(y):
 
 
 def load_csv(path, target="last"):
-    """A numeric CSV file with an optional header row; `target` picks the target column
-    ('last', 'first', a 0-based number or a header name), or None for no target (y is None)."""
+    """A numeric CSV file with an optional header row: (X, y).
+
+    `target` picks the target column ('last', 'first', a 0-based number or a header name), or
+    None for no target (y is None).
+    """
     path = Path(path)
     with open(path) as f:
         lines = [ln for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
@@ -128,8 +131,10 @@ IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4
 
 
 def load_idx(path):
-    """An array from an MNIST-format IDX file (optionally gzipped): magic 0, 0, type, n_dims,
-    then n_dims big-endian uint32 sizes, then the data, big-endian."""
+    """An array from an MNIST-format IDX file (optionally gzipped).
+
+    The format: magic 0, 0, type, n_dims, then n_dims big-endian uint32 sizes, then the data, big-endian.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:

@@ -8,6 +8,7 @@ import numpy as np
 
 
 def cpu_model():
+    """The CPU's model name."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -19,7 +20,7 @@ def cpu_model():
 
 
 def blas_info():
-    """numpy's BLAS as threadpoolctl sees it (library, version, kernel, threads), if installed."""
+    """Numpy's BLAS as threadpoolctl sees it (library, version, kernel, threads), if installed."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -29,6 +30,7 @@ def blas_info():
 
 
 def machine_info():
+    """The machine, versions and thread settings, as a dict to record with a result."""
     try:
         layer = numba.threading_layer()
     except ValueError:  # no parallel kernel has run yet

@@ -2,46 +2,19 @@
 import zipfile
 from pathlib import Path
 
-import numba
 import numpy as np
 
-import kernels
-from . import checks
-from .threads import blas_threads, using_threads
+from . import checks, engine, kernels, names, training
+from .engine import aligned_zeros
+from .threads import using_threads
 
-HIDDEN = {"sigmoid": "sigmoid", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
-          "identity": "identity", "linear": "identity"}
-OUTPUT = {"identity": "identity", "linear": "identity", "sigmoid": "sigmoid",
-          "logistic": "sigmoid", "softmax": "softmax"}
-LOSSES = {"squared": "squared", "cross_entropy": "cross_entropy"}
-INITS = {"xavier": "xavier", "he": "he", "uniform": "uniform", "normal": "normal"}
 DTYPES = (np.float64, np.float32)
 FILE_FORMAT = "fastbp-mlp"
 FILE_VERSION = 1
 
-ACTIVATION_CODES = {"identity": kernels.IDENTITY, "sigmoid": kernels.SIGMOID, "tanh": kernels.TANH,
-                    "relu": kernels.RELU, "softmax": kernels.SOFTMAX}
-LOSS_CODES = {"squared": kernels.SQUARED, "cross_entropy": kernels.CROSS_ENTROPY}
-# Batch gradients run on threads from this many multiply-adds (rows x edges) up; either build
-# gives the same bits. Measured on 2 cores: 64-32-10 at 64 rows (1.5e5) ran 1.6x faster on two
-# threads, 784-128-10 at 64 rows 1.9x; one chunk (32 rows or fewer) gains nothing from threads.
-PARALLEL_MIN_WORK = 100_000
-# Networks with this many edges or more compute batch gradients as matrices with BLAS products
-# (kernels.blocked); smaller ones sample by sample in chunks. Measured on 2 cores: 784-128-10 was
-# 2.2x faster as matrices at 4096 rows and 1.2x at 1 row; 64-32-10 (2,368 edges) was 2.1x faster
-# sample by sample at 4096 rows and no slower at 1 to 256 rows.
-BLOCKED_MIN_EDGES = 10_000
-
-
-def aligned_zeros(n, dtype, align=64):
-    """A zeroed 1-D array whose data start on an `align`-byte boundary (vector loads like it)."""
-    itemsize = np.dtype(dtype).itemsize
-    raw = np.zeros(n * itemsize + align, dtype=np.uint8)
-    start = (-raw.ctypes.data) % align
-    return raw[start:start + n * itemsize].view(dtype)
-
 
 def check_dtype(dtype):
+    """float64 or float32 as a numpy dtype, or a TypeError / ValueError naming ``dtype``."""
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -97,31 +70,46 @@ class MLP:
                                  f"layer), got {len(hidden)}")
         else:
             raise TypeError(f"hidden must be a string or a list of strings, got {hidden!r}")
-        self.hidden = tuple(checks.check_choice(h, "hidden", HIDDEN) for h in hidden)
-        self.output = checks.check_choice(output, "output", OUTPUT)
-        self.loss_name = checks.check_choice(loss, "loss", LOSSES)
-        self.init = checks.check_choice(init, "init", INITS)
+        self.hidden = tuple(checks.check_choice(h, "hidden", names.choices(names.HIDDEN)) for h in hidden)
+        self.output = checks.check_choice(output, "output", names.choices(names.OUTPUT))
+        self.loss_name = checks.check_choice(loss, "loss", names.choices(names.LOSSES))
+        self.init = checks.check_choice(init, "init", names.choices(names.INITS))
         self.dtype = check_dtype(dtype)
-        if self.loss_name == "cross_entropy" and self.output == "identity":
-            raise ValueError("loss 'cross_entropy' needs output 'softmax' or 'sigmoid', got output 'identity'")
-        if self.output == "softmax" and self.loss_name != "cross_entropy":
-            raise ValueError(f"output 'softmax' is trained with loss 'cross_entropy', got loss {self.loss_name!r}")
-        if self.output == "softmax" and sizes[-1] < 2:
-            raise ValueError(f"output 'softmax' needs at least 2 outputs, got sizes[-1] = {sizes[-1]}")
+        names.check_pair(self.output, self.loss_name, sizes[-1])
         rng = checks.as_rng(seed)
 
         self.sizes = sizes
-        self._sizes = np.array(sizes, dtype=np.uint64)
-        self._acts = np.array([ACTIVATION_CODES[a] for a in self.hidden + (self.output,)], dtype=np.int64)
-        self._loss_code = LOSS_CODES[self.loss_name]
         self.n_edges = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
         self.n_params = self.n_edges + sum(sizes[1:])
-        self.params = aligned_zeros(self.n_params, self.dtype)
-        self.weights, self.biases = self.layer_views(self.params)
+        # What the kernels are handed, fixed for the model's life: widths, where each layer's W
+        # starts in params, activation codes per layer, the loss code.
+        self._sizes = np.array(sizes, dtype=np.uint64)
+        self._offsets = kernels.layer_offsets(sizes)
+        self._acts = np.array([names.HIDDEN[h] for h in self.hidden] + [names.OUTPUT[self.output]], dtype=np.int64)
+        self.loss_code = names.LOSSES[self.loss_name]
+        self._params = aligned_zeros(self.n_params, self.dtype)
+        self.weights, self.biases = self.layer_views(self._params)
         self.input_mean = None  # set by standardize(): forward and training see (X - mean) / scale
         self.input_scale = None
-        self._chunk_buffers = None  # (partial sums, per-chunk work) for batch gradients, grown on demand
         self._initialise(rng)
+
+    @property
+    def params(self):
+        """The one flat buffer: per layer W (n_out, n_in) row-major, then b (n_out,)."""
+        return self._params
+
+    @params.setter
+    def params(self, values):
+        """Copy `values` into the buffer (the kernels keep reading the same memory), after checking them."""
+        arr = np.asarray(values)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"params must be an array of numbers, got dtype {arr.dtype}")
+        if arr.shape != (self.n_params,):
+            raise ValueError(f"params must have shape ({self.n_params},) for sizes {list(self.sizes)}, "
+                             f"got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("params contains NaN or inf")
+        self._params[:] = arr
 
     @staticmethod
     def _check_sizes(sizes):
@@ -133,13 +121,16 @@ class MLP:
 
     def layer_views(self, flat):
         """(weights, biases): per-layer views of a flat array laid out like ``params``."""
-        weights, biases, p = [], [], 0
-        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+        weights, biases = [], []
+        for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            p = int(self._offsets[l])
             weights.append(flat[p:p + n_out * n_in].reshape(n_out, n_in))
-            p += n_out * n_in
-            biases.append(flat[p:p + n_out])
-            p += n_out
+            biases.append(flat[p + n_out * n_in:p + n_out * n_in + n_out])
         return weights, biases
+
+    def kernel_args(self):
+        """The model as the kernels take it: params, sizes, offsets and activation codes, by keyword."""
+        return dict(params=self._params, sizes=self._sizes, offsets=self._offsets, acts=self._acts)
 
     def _initialise(self, rng):
         for W, b in zip(self.weights, self.biases):
@@ -190,77 +181,31 @@ class MLP:
         return checks.as_targets(Y, n_rows, self.sizes[-1], self.dtype,
                                  self.loss_name == "cross_entropy", name)
 
-    def _work(self):
-        return aligned_zeros(sum(self.sizes) + 2 * max(self.sizes), self.dtype)
-
-    def _scalar(self, value):
-        return self.dtype.type(value)
-
     # -- evaluation ----------------------------------------------------------------------
     def forward(self, X):
         """Network outputs a^L for each row of X: (n_samples, sizes[-1])."""
-        return self._forward(self._inputs(X))
+        return self._forward(self._inputs(X), None, engine.Workspace(self), True)[1]
 
-    def _forward(self, X):
-        out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
-        kernels.forward_batch(params=self.params, sizes=self._sizes, acts=self._acts, X=X,
-                              rows=np.arange(X.shape[0], dtype=np.int64), out=out.reshape(-1),
-                              work=self._work())
-        return out
+    def _forward(self, X, Y, space, outputs):
+        """(summed loss over the rows, or 0 when Y is None; outputs, or no rows unless asked): one pass."""
+        out = np.empty((X.shape[0] if outputs else 0, self.sizes[-1]), dtype=self.dtype)
+        c = kernels.forward_rows(**self.kernel_args(), loss=kernels.NO_LOSS if Y is None else self.loss_code,
+                                 X=X, Y=out if Y is None else Y, rows=np.arange(X.shape[0], dtype=np.int64),
+                                 out=out, work=space.sample)
+        return float(c), out
 
     def penalty(self, l2):
         """0.5 * l2 * sum of squared weights (biases excluded)."""
         return 0.5 * l2 * sum(float(np.vdot(W, W)) for W in self.weights)
 
-    def _mean_loss(self, X, Y, l2):
-        rows = np.arange(X.shape[0], dtype=np.int64)
-        c = kernels.loss_sum(params=self.params, sizes=self._sizes, acts=self._acts, loss=self._loss_code,
-                             X=X, Y=Y, rows=rows, work=self._work())
-        return float(c) / X.shape[0] + (self.penalty(l2) if l2 else 0.0)
+    def _mean_loss(self, X, Y, l2, space):
+        return self._forward(X, Y, space, False)[0] / X.shape[0] + (self.penalty(l2) if l2 else 0.0)
 
     def loss(self, X, Y, l2=0.0):
         """Mean per-sample loss over the rows, plus 0.5 * l2 * sum W^2."""
         l2 = checks.check_float(l2, "l2", low=0.0)
         X = self._inputs(X)
-        return self._mean_loss(X, self._targets(Y, X.shape[0]), l2)
-
-    def _buffers(self, n_chunks, work_len):
-        """Per-chunk partial gradients and work rows, allocated once and grown when a call needs more."""
-        held = self._chunk_buffers
-        if held is None or held[0].shape[0] < n_chunks or held[1].shape[1] < work_len:
-            n = max(n_chunks, 0 if held is None else held[0].shape[0])
-            width = max(work_len, 0 if held is None else held[1].shape[1])
-            held = self._chunk_buffers = (np.empty((n, self.n_params), dtype=self.dtype),
-                                          np.zeros((n, width), dtype=self.dtype))
-        return held[0][:n_chunks], held[1][:n_chunks]
-
-    def _gradient(self, X, Y, rows, l2, grad):
-        """grad = d(mean loss over rows + 0.5 l2 |W|^2)/dparams; returns the mean loss (no penalty).
-
-        Large batches run as matrices with BLAS products (kernels.blocked), small ones sample by
-        sample in fixed chunks (kernels.gradient); threads when the work repays them. Each choice
-        depends on the batch and the model only, so the bits are the same on any number of threads.
-        """
-        m = rows.shape[0]
-        work_done = m * self.n_edges
-        threaded = work_done >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
-        args = dict(params=self.params, sizes=self._sizes, acts=self._acts, loss=self._loss_code, X=X, Y=Y,
-                    rows=rows, grad=grad)
-        if self.n_edges >= BLOCKED_MIN_EDGES:
-            spare, work = self._buffers(1, kernels.block_work_size(self.sizes, m))
-            kernel = kernels.blocked_parallel if threaded else kernels.blocked_serial
-            with blas_threads(1):  # the blocks are the threads; each BLAS call runs on one
-                c = kernel(spare=spare[0], work=work[0], **args)
-        else:
-            n_chunks = kernels.chunk_count(m, self.n_params)
-            partial, work = self._buffers(n_chunks, sum(self.sizes) + 2 * max(self.sizes) + 1)
-            kernel = kernels.gradient_parallel if threaded and n_chunks > 1 else kernels.gradient_serial
-            c = kernel(partial=partial, work=work, **args)
-        grad *= self._scalar(1.0 / rows.shape[0])
-        if l2:
-            for gW, W in zip(self.layer_views(grad)[0], self.weights):
-                gW += self._scalar(l2) * W
-        return float(c) / rows.shape[0]
+        return self._mean_loss(X, self._targets(Y, X.shape[0]), l2, engine.Workspace(self))
 
     def gradient(self, X, Y, l2=0.0, n_threads=None):
         """Gradient of ``loss(X, Y, l2)`` with respect to ``params``, in the same flat layout.
@@ -272,34 +217,78 @@ class MLP:
         Y = self._targets(Y, X.shape[0])
         grad = aligned_zeros(self.n_params, self.dtype)
         with using_threads(n_threads):
-            self._gradient(X, Y, np.arange(X.shape[0], dtype=np.int64), l2, grad)
+            engine.batch_gradient(self, X, Y, np.arange(X.shape[0], dtype=np.int64), l2, grad,
+                                  engine.Workspace(self))
         return grad
 
     def predict(self, X):
         """Class labels for classifiers (argmax; a 0.5 threshold for one sigmoid output), else outputs."""
-        return self._predict(self._inputs(X))
-
-    def _predict(self, X):
-        out = self._forward(X)
-        if not self.is_classifier:
-            return out
-        return labels_of(out)
+        out = self.forward(X)
+        return checks.labels_of(out) if self.is_classifier else out
 
     def fit(self, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentum=0.0,
             shuffle=True, seed=None, gradient="backprop", schedule="constant", power_t=0.5,
             validation=None, patience=None, callback=None, progress=False, n_threads=None):
-        """Train in place and return a History; the parameters are documented at :func:`fastbp.training.fit`."""
-        from .training import fit
-        return fit(self, X, Y, mode=mode, epochs=epochs, lr=lr, batch_size=batch_size, l2=l2,
-                   momentum=momentum, shuffle=shuffle, seed=seed, gradient=gradient, schedule=schedule,
-                   power_t=power_t, validation=validation, patience=patience, callback=callback,
-                   progress=progress, n_threads=n_threads)
+        """Train in place; returns a :class:`~fastbp.History`.
 
+        Parameters
+        ----------
+        X : array (n_samples, sizes[0])
+        Y : array (n_samples, sizes[-1]), or 1-D integer labels (one-hot encoded for you)
+        mode : {"sgd", "minibatch", "batch"}
+            ``sgd``: one update per sample, a whole epoch in one compiled call (alias ``online``).
+            ``minibatch``: one update per shuffled batch of ``batch_size``. ``batch``: one
+            full-batch gradient-descent step per epoch.
+        epochs : int >= 1
+        lr : float > 0, learning rate.
+        batch_size : int >= 1, used by ``minibatch`` (capped at n_samples).
+        l2 : float >= 0, weight decay: the objective adds 0.5 * l2 * sum W^2.
+        momentum : float in [0, 1): v = momentum * v - lr * g; params += v (:class:`fastbp.SGD`).
+        shuffle : bool, visit the samples in a new random order each epoch.
+        seed : int, numpy Generator or None, random state for the shuffling.
+        gradient : {"backprop", "numerical"}
+            ``numerical`` replaces every backpropagated gradient by central differences
+            (``fastbp.numerical_gradient``) in the same loop: same updates, O(E) times the cost.
+        schedule : {"constant", "invscaling"}
+            ``invscaling`` (as scikit-learn): epoch lr = lr / (samples seen + 1) ** power_t.
+        power_t : float >= 0, exponent of ``invscaling``.
+        validation : (X_val, Y_val) or None
+            Recorded each epoch: validation loss, and accuracy for classifiers.
+        patience : int >= 1 or None
+            Early stopping: stop when the validation loss (the training loss without validation
+            data) has not improved for ``patience`` epochs, and restore the best parameters.
+        callback : callable(history) or None
+            Called after every epoch; returning True stops training.
+        progress : bool or None
+            A progress bar on stderr (epoch, loss, samples/s); None shows it on a terminal once
+            training has run for a second.
+        n_threads : int or None
+            Numba threads for the parallel kernels during this call (default: as set, all cores
+            unless changed); restored afterwards.
+
+        Returns
+        -------
+        History
+            Ctrl-C stops training after the running kernel call returns and keeps the model as
+            it was after the last whole epoch (``history.stopped == "interrupted"``).
+
+        Raises
+        ------
+        TrainingDiverged
+            When the loss becomes NaN or inf; the parameters are restored to the last finite ones.
+        """
+        arguments = dict(locals())  # every option by name, validated once into one object
+        options = training.FitOptions.checked(**{k: v for k, v in arguments.items()
+                                                 if k not in ("self", "X", "Y", "validation")})
+        return training.train(self, X, Y, validation, options)
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path):
-        """Write the model to ``path`` (.npz, no pickle): format and version, architecture,
-        activations, loss, dtype, parameters and standardisation statistics."""
+        """Write the model to ``path`` (.npz, no pickle).
+
+        The file holds format and version, architecture, activations, loss, dtype, parameters and
+        standardisation statistics.
+        """
         fields = dict(format=np.array(FILE_FORMAT), version=np.array(FILE_VERSION),
                       sizes=np.array(self.sizes, dtype=np.int64), hidden=np.array(self.hidden, dtype="U16"),
                       output=np.array(self.output), loss=np.array(self.loss_name), init=np.array(self.init),
@@ -311,8 +300,11 @@ class MLP:
 
     @classmethod
     def load(cls, path):
-        """Read a model written by :meth:`save`; a file that is not one, is truncated or is
-        inconsistent raises ValueError (a missing file raises FileNotFoundError)."""
+        """Read a model written by :meth:`save`.
+
+        A file that is not one, is truncated or is inconsistent raises ValueError (a missing file
+        raises FileNotFoundError).
+        """
         path = Path(path)
         try:
             with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
@@ -349,11 +341,6 @@ class MLP:
             net.input_mean = mean.astype(net.dtype)
             net.input_scale = scale.astype(net.dtype)
         return net
-
-
-def labels_of(Y):
-    """Class labels of 2-D outputs or targets: argmax of rows, or a 0.5 threshold for one column."""
-    return np.argmax(Y, axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0.5).astype(np.int64)
 
 
 def accuracy(net, X, labels):

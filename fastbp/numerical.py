@@ -1,9 +1,8 @@
 """Numerical (finite-difference) gradients and the gradient check."""
 import numpy as np
 
-import kernels
-from . import checks
-from .model import MLP, aligned_zeros
+from . import checks, kernels
+from .engine import Workspace, aligned_zeros
 
 SCHEMES = {"central": "central", "forward": "forward"}
 
@@ -21,6 +20,7 @@ def default_eps(dtype, scheme):
 
 
 def check_scheme_eps(net, scheme, eps):
+    """(scheme, eps) checked; eps defaults to :func:`default_eps` of the model's dtype."""
     scheme = checks.check_choice(scheme, "scheme", SCHEMES)
     if eps is None:
         eps = default_eps(net.dtype, scheme)
@@ -29,10 +29,10 @@ def check_scheme_eps(net, scheme, eps):
 
 
 def finite_difference_gradient(net, X, Y, rows, l2, scheme, eps, grad, work):
-    """grad = numerical gradient of the mean loss over rows (+ L2) on prepared arrays."""
-    consts = np.array([eps, l2, 1.0 if scheme == "central" else 0.0], dtype=net.dtype)
-    kernels.finite_differences(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code,
-                               X=X, Y=Y, rows=rows, consts=consts, grad=grad, work=work)
+    """Grad = numerical gradient of the mean loss over rows (+ L2) on prepared arrays."""
+    T = net.dtype.type
+    kernels.finite_differences(**net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, eps=T(eps), l2=T(l2),
+                               central=scheme == "central", grad=grad, work=work)
     return grad
 
 
@@ -51,8 +51,11 @@ def numerical_gradient(net, X, Y, eps=None, scheme="central", l2=0.0):
         ``forward``: (J(p + eps) - J(p)) / eps, one.
     l2 : float >= 0
 
-    Each parameter is restored exactly after its perturbation: ``net.params`` is unchanged.
-    Computed in the model's dtype by the compiled kernel ``kernels.finite_differences``.
+    Returns
+    -------
+    ndarray (n_params,)
+        Each parameter is restored exactly after its perturbation: ``net.params`` is unchanged.
+        Computed in the model's dtype by the compiled kernel ``kernels.finite_differences``.
     """
     scheme, eps = check_scheme_eps(net, scheme, eps)
     l2 = checks.check_float(l2, "l2", low=0.0)
@@ -60,7 +63,7 @@ def numerical_gradient(net, X, Y, eps=None, scheme="central", l2=0.0):
     Y = net._targets(Y, X.shape[0])
     grad = aligned_zeros(net.n_params, net.dtype)
     return finite_difference_gradient(net, X, Y, np.arange(X.shape[0], dtype=np.int64), l2,
-                                      scheme, eps, grad, net._work())
+                                      scheme, eps, grad, Workspace(net).sample)
 
 
 def relative_error(analytic, numeric):
@@ -85,8 +88,8 @@ def gradcheck(net, X, Y, l2=0.0):
     X = checks.as_inputs(X, net.sizes[0], net.dtype)  # the model's dtype: both sides see the same numbers
     Y = net._targets(Y, X.shape[0])
     analytic = net.gradient(X, Y, l2=l2)
-    reference = MLP(net.sizes, hidden=list(net.hidden), output=net.output, loss=net.loss_name,
-                    dtype=np.float64)
+    reference = type(net)(net.sizes, hidden=list(net.hidden), output=net.output, loss=net.loss_name,
+                          dtype=np.float64)
     reference.params[:] = net.params
     if net.input_mean is not None:
         reference.input_mean = net.input_mean.astype(np.float64)

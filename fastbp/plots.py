@@ -1,20 +1,22 @@
-"""Training curves as PNG (matplotlib, headless)."""
+"""Training curves as PNG, drawn on a matplotlib Figure: the caller's backend and pyplot state are left alone."""
 import numpy as np
 
 
 def plot_history(history, path, title=None):
-    """Write loss curves (training, and validation when recorded) and, for classifiers with
-    validation data, validation accuracy to a PNG at ``path``. The loss axis is logarithmic
-    when the curves span more than two decades."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Write the training curves of `history` to a PNG at ``path``; returns ``path``.
+
+    Loss curves (training, and validation when recorded) and, for classifiers with validation
+    data, validation accuracy. The loss axis is logarithmic when the curves span more than two
+    decades.
+    """
+    from matplotlib.figure import Figure
 
     if not len(history):
         raise ValueError("history has no epochs to plot")
     epochs = np.arange(1, len(history) + 1)
     with_accuracy = bool(history.val_accuracy)
-    fig, axes = plt.subplots(1, 2 if with_accuracy else 1, figsize=(11 if with_accuracy else 6.5, 4.2))
+    fig = Figure(figsize=(11 if with_accuracy else 6.5, 4.2))
+    axes = fig.subplots(1, 2 if with_accuracy else 1)
     ax = axes[0] if with_accuracy else axes
     ax.plot(epochs, history.loss, label="training loss")
     curves = list(history.loss)
@@ -43,5 +45,4 @@ def plot_history(history, path, title=None):
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -5,12 +5,11 @@ import numba
 
 from . import checks
 
-
 _blas = None
 
 
 def _blas_libraries():
-    """threadpoolctl's handles on the BLAS libraries, SciPy's (which Numba's np.dot calls) included."""
+    """Threadpoolctl's handles on the BLAS libraries, SciPy's (which Numba's np.dot calls) included."""
     global _blas
     if _blas is None:
         import scipy.linalg.cython_blas  # noqa: F401  (loads the library Numba calls)

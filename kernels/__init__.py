@@ -1,17 +1,26 @@
-"""The compiled core of fastbp: @njit functions of arrays and scalars only.
+"""The compiled core of fastbp, installed as ``fastbp.kernels``: @njit functions of arrays and scalars.
 
-No classes, no Python objects, no I/O; fastbp imports kernels, never the reverse.
+No classes, no Python objects, no I/O; fastbp imports the kernels, never the reverse.
+
+- activations: the activation and loss codes, each activation's value and derivative side by side
+- layout: layer offsets and work sizes (plain Python, once per model or call)
+- sample: one sample's forward pass and backpropagated gradient (inlined helpers)
+- rows: outputs and losses, and gradients, over many rows, sample by sample
+- gradient, blocked: batch gradients in fixed chunks, or as blocked matrix products; serial or parallel
+- sgd: the per-sample SGD epoch with its fused update, and the SGD step
+- numerical: finite-difference gradients
 """
-from .activations import (CROSS_ENTROPY, IDENTITY, NO_LOSS, RELU, SIGMOID, SOFTMAX,
-                          SQUARED, TANH)
-from .batch import forward_batch, gradient_sum, loss_sum, sgd_epoch, step
-from .blocked import block_work_size, blocked_parallel, blocked_serial
-from .gradient import chunk_count, gradient_parallel, gradient_serial
+from .activations import CROSS_ENTROPY, IDENTITY, NO_LOSS, RELU, SIGMOID, SOFTMAX, SQUARED, TANH
+from .blocked import blocked_parallel, blocked_serial
+from .gradient import gradient_parallel, gradient_serial
+from .layout import block_work_size, chunk_count, layer_offsets, sample_work_size
 from .numerical import finite_differences
+from .rows import forward_rows, gradient_rows
+from .sgd import sgd_epoch, sgd_step
 
 __all__ = [
     "IDENTITY", "SIGMOID", "TANH", "RELU", "SOFTMAX", "SQUARED", "CROSS_ENTROPY", "NO_LOSS",
-    "forward_batch", "loss_sum", "gradient_sum", "sgd_epoch", "step", "finite_differences",
-    "chunk_count", "gradient_serial", "gradient_parallel", "block_work_size", "blocked_serial",
-    "blocked_parallel",
+    "layer_offsets", "sample_work_size", "block_work_size", "chunk_count",
+    "forward_rows", "gradient_rows", "sgd_epoch", "sgd_step", "finite_differences",
+    "gradient_serial", "gradient_parallel", "blocked_serial", "blocked_parallel",
 ]

@@ -21,7 +21,8 @@ SOFTMAX = 4
 
 SQUARED = 0
 CROSS_ENTROPY = 1
-NO_LOSS = -1
+NO_LOSS = np.int64(-1)  # a NumPy scalar, not a literal: see _jit.jit_inline
+FALSE = np.bool_(False)  # likewise
 
 
 @jit_inline

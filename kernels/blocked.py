@@ -25,17 +25,10 @@ BLOCK = 64  # rows of W per BLAS call in dW = D^T A
 OUTER = 4096  # rows held in the buffers at once
 
 
-def block_work_size(sizes, m):
-    """Work elements for m rows (at most OUTER at once): every A, D, D', D^T, and a loss per block."""
-    m = min(m, OUTER)
-    width = max(sizes[1:])
-    return m * (sum(sizes) + 3 * width) + MAX_BLOCKS
-
-
-def _blocked_gradient(params, sizes, acts, loss, X, Y, rows, grad, spare, work):
+def _blocked_gradient(params, sizes, offsets, acts, loss, X, Y, rows, grad, spare, work):
     """grad = sum over rows of dC/dparams (overwritten); returns the summed loss.
 
-    grad, spare: (P,), spare used when len(rows) > OUTER; work: (block_work_size(sizes, len(rows)),).
+    grad, spare: (P,), spare used when len(rows) > OUTER; work: (layout.block_work_size(sizes, len(rows)),).
     """
     all_rows = rows
     total_grad = grad
@@ -66,11 +59,11 @@ def _blocked_gradient(params, sizes, acts, loss, X, Y, rows, grad, spare, work):
             for i in range(t * rows_per_block, min(m, (t + 1) * rows_per_block)):
                 for k in range(n0):
                     work[i * n0 + k] = X[rows[i], k]
-        p = 0
         a = 0  # where A_l starts in work
         for l in range(n_layers):
             n_in = np.int64(sizes[l])
             n_out = np.int64(sizes[l + 1])
+            p = np.int64(offsets[l])
             o = a + m * n_in
             W = params[p:p + n_out * n_in].reshape((n_out, n_in))
             bias = p + n_out * n_in
@@ -88,7 +81,6 @@ def _blocked_gradient(params, sizes, acts, loss, X, Y, rows, grad, spare, work):
                     else:
                         work[losses + t] += activate_with_loss(work, np.uint64(row), np.uint64(n_out), Y, rows[i],
                                                                acts[l], loss)
-            p = bias + n_out
             a = o
 
         n_top = np.int64(sizes[n_layers])
@@ -99,7 +91,7 @@ def _blocked_gradient(params, sizes, acts, loss, X, Y, rows, grad, spare, work):
         for l in range(n_layers - 1, -1, -1):
             n_in = np.int64(sizes[l])
             n_out = np.int64(sizes[l + 1])
-            p -= n_out * n_in + n_out
+            p = np.int64(offsets[l])
             a -= m * n_in
             bias = p + n_out * n_in
             for t in prange(n_blocks):  # D^T, so that rows of dW = D^T A come from contiguous rows

@@ -3,6 +3,11 @@ import pytest
 
 import fastbp
 
+#: every hidden activation and every valid (output, loss) pair, read from fastbp's own tables, so a
+#: new activation or loss is tested everywhere these are used without editing the tests
+HIDDEN = list(fastbp.names.HIDDEN)
+HEADS = list(fastbp.names.VALID_PAIRS)
+
 
 @pytest.fixture
 def rng():

@@ -1,4 +1,4 @@
-"""The real console script, run as a subprocess: train, predict, evaluate, and every bad-input case."""
+"""The command line: the real console script for train, predict and evaluate; every bad-input case in-process."""
 import re
 import shutil
 import subprocess
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import fastbp
+from fastbp import cli
 
 
 def fastbp_command():
@@ -134,12 +135,34 @@ def files(tmp_path):
     (["predict", "{d}/good.npz", "--data", "xor"], r"X must have 4 columns"),
     (["evaluate", "{d}/good.npz", "--data", "iris", "--target", "none"], r"evaluate needs targets"),
     (["frobnicate"], r"invalid choice"),
-    (["bench", "speed"], r"unknown experiment speed: choose from costs, suites, compile"),
+    (["costs", "--out", "{d}/nowhere"], r"--out must be an existing folder"),
 ])
-def test_cli_errors_are_one_line(files, args, message):
-    done = run(*[a.format(d=files) for a in args])
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
+def test_cli_errors_are_one_line(files, args, message, capsys):
+    code = cli.main([a.format(d=files) for a in args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
     assert re.search(message, lines[0]), lines[0]
+
+
+def test_cli_error_from_the_console_script_is_one_line():
+    done = run("train", "--epochs", "0")
+    assert done.returncode == 2 and done.stderr.strip() == "fastbp train: error: epochs must be >= 1, got 0"
+
+
+def test_traceback_option_shows_the_exception(capsys):
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        cli.main(["--traceback", "train", "--epochs", "0"])
+
+
+def test_a_bug_is_one_line_that_points_to_traceback(monkeypatch, capsys):
+    def broken(args):
+        raise IndexError("index 3 is out of bounds")
+
+    monkeypatch.setitem(cli.COMMANDS, "train", broken)
+    assert cli.main(["train"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fastbp train: internal error: IndexError: index 3 is out of bounds")
+    assert "--traceback" in err and len(err.splitlines()) == 1

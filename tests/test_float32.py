@@ -1,11 +1,11 @@
 """float32 models stay float32: parameters, outputs, gradients, training and the kernels' own types."""
 import numpy as np
 import pytest
+from conftest import random_problem
 from numba import types
 
 import fastbp
-import kernels
-from conftest import random_problem
+from fastbp import kernels
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_float32_kernels_compute_in_float32(rng, nets):
     X, Y = random_problem(rng, [4, 6, 3], "softmax", n=5)
     net32.fit(X, Y, mode="sgd", epochs=1)
     net32.gradient(X, Y)
-    for kernel in (kernels.sgd_epoch, kernels.gradient_serial, kernels.loss_sum):
+    for kernel in (kernels.sgd_epoch, kernels.gradient_serial, kernels.forward_rows):
         float32_sigs = [sig for sig in kernel.nopython_signatures
                         if isinstance(sig.args[0], types.Array) and sig.args[0].dtype == types.float32]
         assert float32_sigs, f"{kernel.__name__} was not compiled for float32"

@@ -1,16 +1,12 @@
 """net.gradient against float64 central differences of the NumPy reference loss, and against reference backprop."""
 import numpy as np
 import pytest
+import reference as ref
+from conftest import HEADS, HIDDEN, acts_of, random_problem, rel_error
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import fastbp
-import reference as ref
-from conftest import acts_of, random_problem, rel_error
-
-HIDDEN = ["sigmoid", "tanh", "relu", "identity"]
-HEADS = [("identity", "squared"), ("sigmoid", "squared"), ("sigmoid", "cross_entropy"),
-         ("softmax", "cross_entropy")]
 
 
 def central_differences(net, X, Y, l2, eps=1e-5):

@@ -2,10 +2,11 @@
 import numba
 import numpy as np
 import pytest
+from conftest import HEADS, HIDDEN, random_problem
 
 import fastbp
-import kernels
-from conftest import random_problem
+from fastbp import kernels
+from fastbp.engine import BLOCKED_MIN_EDGES, PARALLEL_MIN_WORK, Workspace
 
 two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 cores")
 
@@ -16,8 +17,7 @@ two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="nee
 def test_gradient_is_bit_identical_on_one_and_two_threads(rng, dtype, sizes):
     net = fastbp.MLP(sizes, hidden="relu", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
     X, Y = random_problem(rng, sizes, "softmax", n=1000)  # 16 chunks or 16 row blocks, on threads
-    assert 1000 * net.n_edges >= fastbp.model.PARALLEL_MIN_WORK
-    assert 1000 * net.n_edges >= fastbp.model.PARALLEL_MIN_WORK
+    assert 1000 * net.n_edges >= PARALLEL_MIN_WORK
     one = net.gradient(X, Y, l2=0.01, n_threads=1)
     two = net.gradient(X, Y, l2=0.01, n_threads=2)
     assert one.dtype == two.dtype == dtype
@@ -34,16 +34,15 @@ def test_serial_and_parallel_builds_agree_bit_for_bit(rng, blocked):
     grads = []
     for serial in (True, False):
         grad = np.empty(net.n_params)
-        args = dict(params=net.params, sizes=net._sizes, acts=net._acts, loss=net._loss_code, X=X, Y=Y,
-                    rows=rows, grad=grad)
+        args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
         if blocked:
-            spare, work = net._buffers(1, kernels.block_work_size(sizes, n))
+            spare, work = Workspace(net).chunks(1, kernels.block_work_size(sizes, n))
             kernel = kernels.blocked_serial if serial else kernels.blocked_parallel
             loss = kernel(spare=spare[0], work=work[0], **args)
         else:
             n_chunks = kernels.chunk_count(n, net.n_params)
             assert n_chunks > 1
-            partial, work = net._buffers(n_chunks, sum(sizes) + 2 * max(sizes) + 1)
+            partial, work = Workspace(net).chunks(n_chunks, kernels.sample_work_size(sizes) + 1)
             kernel = kernels.gradient_serial if serial else kernels.gradient_parallel
             loss = kernel(partial=partial, work=work, **args)
         grads.append((grad, loss))
@@ -52,9 +51,8 @@ def test_serial_and_parallel_builds_agree_bit_for_bit(rng, blocked):
     np.testing.assert_allclose(grads[0][0] / n, net.gradient(X, Y), rtol=1e-11, atol=1e-15)
 
 
-@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "identity"])
-@pytest.mark.parametrize("head", [("identity", "squared"), ("sigmoid", "cross_entropy"),
-                                  ("softmax", "cross_entropy")])
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("head", HEADS)
 def test_blocked_chunks_match_the_reference(rng, hidden, head):
     """The matrix (BLAS) path against the NumPy reference of the seed equations."""
     import reference as ref
@@ -63,7 +61,7 @@ def test_blocked_chunks_match_the_reference(rng, hidden, head):
     sizes = [100, 80, 40, 4]
     net = fastbp.MLP(sizes, hidden=hidden, output=output, loss=loss, seed=5)
     X, Y = random_problem(rng, sizes, output, n=300)
-    assert net.n_edges >= fastbp.model.BLOCKED_MIN_EDGES
+    assert net.n_edges >= BLOCKED_MIN_EDGES
     expected = ref.batch_gradient(ref.unflatten(net.params, sizes), X, Y, acts_of(net), loss, l2=0.01)
     np.testing.assert_allclose(net.gradient(X, Y, l2=0.01), ref.flatten(expected), rtol=1e-9, atol=1e-13)
 
@@ -102,5 +100,5 @@ def test_matrix_path_is_bit_identical_on_one_and_two_threads(rng, n):
     sizes = [300, 200, 10]
     net = fastbp.MLP(sizes, hidden="sigmoid", output="softmax", loss="cross_entropy", seed=6)
     X, Y = random_problem(rng, sizes, "softmax", n=n)
-    assert net.n_edges >= fastbp.model.BLOCKED_MIN_EDGES
+    assert net.n_edges >= BLOCKED_MIN_EDGES
     np.testing.assert_array_equal(net.gradient(X, Y, n_threads=1), net.gradient(X, Y, n_threads=2))

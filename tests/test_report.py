@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from fastbp import benchmarks, report
+from bench import report
 
 
 def bench(kind, implementation, median, **info):
@@ -24,7 +24,7 @@ def suites():
 
 
 def test_sgd_section_ratios_and_ceiling(suites):
-    text = benchmarks.sgd_section(suites)
+    text = report.sgd_section(suites)
     # fastbp 1000 / 0.01 = 100,000 samples/s; best peer torch 20,000/s -> 5.00
     assert "| 784-128-10 | 101,632 | 100,000 | 10,000 | 20,000 | 5.00 |" in text
     # multiply-adds per sample 3E - E_0 = 3 * 101632 - 100352 = 204544 -> 2.05e10 /s; ceiling 2e10 /s
@@ -32,7 +32,7 @@ def test_sgd_section_ratios_and_ceiling(suites):
 
 
 def test_batch_section_ratios(suites):
-    text = benchmarks.batch_section(suites, "batch.png")
+    text = report.batch_section(suites, "batch.png")
     # 2 threads 12,800/s against numpy 8,533/s -> 1.50; against 1 thread 6,400/s -> 2.00
     assert "| 64-32-10 | 256 | 6,400 | 12,800 | 8,533 | 1.50 | 2.00 |" in text
 
@@ -47,3 +47,13 @@ def test_results_md_is_written_from_saved_json(tmp_path, suites):
     text = report.write_results(tmp_path).read_text()
     assert text.startswith("# fastbp results") and "## Per-sample SGD" in text and "## Batch gradient" in text
     assert (tmp_path / report.RESULTS_DIR / "batch.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_results_md_has_the_cost_section(tmp_path):
+    """The report turns the cost experiment's JSON (as `fastbp costs` writes it) into its section."""
+    from fastbp import costs
+    result = costs.run("quick", progress=False)
+    report.save(result, tmp_path, "costs")
+    text = report.write_results(tmp_path).read_text()
+    assert "## Algorithm costs" in text and "(bench/results/costs.png)" in text
+    assert "| backprop |" in text and "central / backprop" in text

@@ -1,16 +1,14 @@
 """Training loops against the NumPy reference: sgd, minibatch and batch modes."""
 import numpy as np
 import pytest
+import reference as ref
+from conftest import HEADS, HIDDEN, acts_of, random_problem
 
 import fastbp
-import kernels
-import reference as ref
-from conftest import acts_of, random_problem
-
-HEADS = [("identity", "squared"), ("sigmoid", "cross_entropy"), ("softmax", "cross_entropy")]
+from fastbp import kernels
 
 
-@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "identity"])
+@pytest.mark.parametrize("hidden", HIDDEN)
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("momentum, l2", [(0.0, 0.0), (0.5, 0.0), (0.3, 0.01)])
 def test_sgd_epochs_match_reference(rng, hidden, head, momentum, l2):
@@ -33,10 +31,8 @@ def test_sgd_kernel_visits_rows_in_the_given_order(rng):
     X, Y = random_problem(rng, sizes, n=10)
     order = rng.permutation(10)
     network, _ = ref.sgd_nn(ref.unflatten(net.params, sizes), X, Y, order, acts_of(net), "squared", eta=0.1)
-    hyper = np.array([0.1, 0.0, 0.0])
-    kernels.sgd_epoch(params=net.params, velocity=np.zeros_like(net.params), sizes=net._sizes,
-                      acts=net._acts, loss=net._loss_code, X=X, Y=Y, rows=order, hyper=hyper,
-                      work=net._work())
+    kernels.sgd_epoch(**net.kernel_args(), velocity=np.zeros_like(net.params), loss=net.loss_code, X=X, Y=Y,
+                      rows=order, lr=0.1, momentum=0.0, l2=0.0, work=fastbp.engine.Workspace(net).sample)
     np.testing.assert_allclose(net.params, ref.flatten(network), rtol=1e-10, atol=1e-12)
 
 
@@ -124,7 +120,7 @@ def test_weights_and_biases_are_views_of_params():
 def test_sgd_with_the_fused_next_forward_matches_reference(rng, momentum, l2):
     """From FUSE_MIN_WEIGHTS layer-0 weights up, the layer-0 update also computes the next
     sample's layer-0 forward; the epoch must still equal the reference."""
-    from kernels.passes import FUSE_MIN_WEIGHTS
+    from fastbp.kernels.sgd import FUSE_MIN_WEIGHTS
     sizes = [128, 128, 3]
     assert sizes[0] * sizes[1] >= FUSE_MIN_WEIGHTS
     net = fastbp.MLP(sizes, hidden="tanh", seed=9)

@@ -1,0 +1,80 @@
+"""Run the experiments and regenerate RESULTS.md: ``python -m bench [--quick] [costs|suites|compile ...]``.
+
+From the repository root. costs: fastbp's cost experiment (backprop against finite differences);
+suites: the pytest-benchmark suites in bench/ (with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset
+for that command alone: they slow NumPy's BLAS); compile: first-call compile times with and
+without Numba's cache. Each saves JSON under bench/results/, then RESULTS.md is rewritten from
+all the JSON there.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from fastbp import costs
+
+from . import report
+
+EXPERIMENTS = ("costs", "suites", "compile")
+
+
+def compile_times():
+    """First-call seconds of every kernel in two new processes sharing an empty cache directory:
+    the first compiles (no cache), the second loads what the first wrote."""
+    with tempfile.TemporaryDirectory() as cache_dir:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+        runs = []
+        for _ in range(2):
+            out = subprocess.run([sys.executable, "-m", "bench.compile_probe"], env=env, check=True,
+                                 capture_output=True, text=True)
+            runs.append(json.loads(out.stdout))
+    return {"no_cache": runs[0], "cached": runs[1]}
+
+
+def run_suites(quick, out_json):
+    """pytest-benchmark over bench/, saving JSON; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    cmd = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider", f"--benchmark-json={out_json}",
+           "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name"]
+    if quick:
+        cmd.append("--fastbp-quick")
+    done = subprocess.run(cmd, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"the benchmark suites failed (pytest exit code {done.returncode})")
+    result = json.loads(Path(out_json).read_text())
+    for b in result["benchmarks"]:
+        b["stats"].pop("data", None)  # every round's time: megabytes, and the summary keeps what we use
+    Path(out_json).write_text(json.dumps(result, indent=1))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("experiments", nargs="*", default=[], help="which of costs, suites, compile (default: all)")
+    parser.add_argument("--quick", action="store_true", help="a short run instead of the full one")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.experiments) - set(EXPERIMENTS))
+    if unknown:
+        parser.error(f"unknown experiment {', '.join(unknown)}: choose from {', '.join(EXPERIMENTS)}")
+    if not Path("bench", "conftest.py").exists():
+        raise SystemExit("run python -m bench from the repository root")
+    names = args.experiments or list(EXPERIMENTS)
+    results = report.RESULTS_DIR
+    results.mkdir(parents=True, exist_ok=True)
+    mode = "quick" if args.quick else "full"
+    if "costs" in names:
+        result = costs.run(mode)
+        costs.plot(result, results / "costs.png")
+        print(f"costs: saved {report.save(result, '.', 'costs')}")
+    if "suites" in names:
+        run_suites(args.quick, (results / "benchmarks.json").resolve())
+        print(f"suites: saved {results / 'benchmarks.json'}")
+    if "compile" in names:
+        print(f"compile: saved {report.save(compile_times(), '.', 'compile')}")
+    print(f"wrote {report.write_results('.')}")
+
+
+if __name__ == "__main__":
+    main()

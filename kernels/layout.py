@@ -1,0 +1,34 @@
+"""Layout arithmetic in one place: where each layer sits in the flat buffer, and how much
+work space each kind of kernel needs. Plain Python, called once per model or per call."""
+import numpy as np
+
+from .blocked import MAX_BLOCKS, OUTER
+from .gradient import MAX_CHUNKS, MAX_PARTIAL, MIN_CHUNK
+
+
+def layer_offsets(sizes):
+    """(L+1,) uint64: W_l starts at offsets[l] (its bias b_l right after it); offsets[L] = P."""
+    offsets = [0]
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        offsets.append(offsets[-1] + n_in * n_out + n_out)
+    return np.array(offsets, dtype=np.uint64)
+
+
+def sample_work_size(sizes):
+    """Work elements of the per-sample kernels: every layer's output, then two delta buffers."""
+    return sum(sizes) + 2 * max(sizes)
+
+
+def block_work_size(sizes, m):
+    """Work elements of the matrix kernel for m rows (at most OUTER at once): every A, D, D', D^T,
+    and a loss per block."""
+    m = min(m, OUTER)
+    width = max(sizes[1:])
+    return m * (sum(sizes) + 3 * width) + MAX_BLOCKS
+
+
+def chunk_count(n_rows, n_params):
+    """Chunks of the per-sample batch gradient for n_rows: from the work alone, never from the thread count."""
+    by_rows = -(-n_rows // MIN_CHUNK)
+    by_memory = max(1, MAX_PARTIAL // max(n_params, 1))
+    return max(1, min(MAX_CHUNKS, by_rows, by_memory))
