@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from fastbp import costs
+from fastbp.machine import machine_info
 
 from . import report
 
@@ -31,7 +32,7 @@ def compile_times():
             out = subprocess.run([sys.executable, "-m", "bench.compile_probe"], env=env, check=True,
                                  capture_output=True, text=True)
             runs.append(json.loads(out.stdout))
-    return {"no_cache": runs[0], "cached": runs[1]}
+    return {"no_cache": runs[0], "cached": runs[1], "machine": machine_info()}
 
 
 def run_suites(quick, out_json):
