@@ -7,7 +7,7 @@ import numba
 import numpy as np
 
 from . import kernels
-from .threads import blas_threads
+from .threads import one_blas_thread
 
 # Batch gradients run on threads from this many multiply-adds (rows x edges) up; either build
 # gives the same bits. Measured on 2 cores: 64-32-10 at 64 rows (1.5e5) ran 1.6x faster on two
@@ -66,7 +66,7 @@ def batch_gradient(net, X, Y, rows, l2, grad, space):
     if net.n_edges >= BLOCKED_MIN_EDGES:
         spare, work = space.chunks(1, kernels.block_work_size(net.sizes, m))
         kernel = kernels.blocked_parallel if threaded else kernels.blocked_serial
-        with blas_threads(1):  # the blocks are the threads; each BLAS call runs on one
+        with one_blas_thread():  # the blocks are the threads; each BLAS call runs on one
             c = kernel(spare=spare[0], work=work[0], **args)
     else:
         n_chunks = kernels.chunk_count(m, net.n_params)

@@ -1,4 +1,5 @@
 """Thread counts, changed only inside a context that restores them."""
+import threading
 from contextlib import contextmanager
 
 import numba
@@ -18,24 +19,35 @@ def _blas_libraries():
     return _blas
 
 
-@contextmanager
-def blas_threads(n):
-    """Run the block with every BLAS library limited to n threads, then restore.
+_held = {"count": 0, "before": []}  # callers inside one_blas_thread(), and the counts to restore
+_held_lock = threading.Lock()
 
-    Talks to the libraries directly (a few microseconds); threadpoolctl's limit() re-reads
-    every library's state first and cost about 30 microseconds a call.
+
+@contextmanager
+def one_blas_thread():
+    """Run the block with every BLAS library limited to one thread, then restore.
+
+    Calls from several Python threads may overlap: the first in sets the limit, the last out
+    restores it, so no call runs BLAS multi-threaded while another holds it to one. Talks to
+    the libraries directly (a few microseconds); threadpoolctl's limit() re-reads every
+    library's state first and cost about 30 microseconds a call.
     """
-    changed = []
-    for lib in _blas_libraries():
-        before = lib.num_threads
-        if before != n:
-            lib.set_num_threads(n)
-            changed.append((lib, before))
+    with _held_lock:
+        if _held["count"] == 0:
+            _held["before"] = [(lib, lib.num_threads) for lib in _blas_libraries()]
+            for lib, before in _held["before"]:
+                if before != 1:
+                    lib.set_num_threads(1)
+        _held["count"] += 1
     try:
         yield
     finally:
-        for lib, before in changed:
-            lib.set_num_threads(before)
+        with _held_lock:
+            _held["count"] -= 1
+            if _held["count"] == 0:
+                for lib, before in _held["before"]:
+                    if before != 1:
+                        lib.set_num_threads(before)
 
 
 @contextmanager

@@ -100,3 +100,18 @@ def test_accuracy_needs_a_classifier_and_valid_labels():
         fastbp.accuracy(classifier, X, [0, 1, 5])
     with pytest.raises(ValueError, match=r"labels has 2 rows but X has 3"):
         fastbp.accuracy(classifier, X, [0, 1])
+
+
+def test_params_cannot_be_rebound_to_a_buffer_the_kernels_would_misread(rng):
+    """Assigning params copies checked values into the one buffer; a wrong length is refused before any
+    kernel could read past its end (it used to crash the process)."""
+    net = fastbp.MLP([4, 5, 3], seed=0)
+    buffer, before = net.params, net.params.copy()
+    for bad, error, message in [(np.zeros(10), ValueError, r"params must have shape \(43,\)"),
+                                (np.full(43, np.nan), ValueError, r"params contains NaN or inf"),
+                                (np.array(["a"] * 43), TypeError, r"params must be an array of numbers")]:
+        with pytest.raises(error, match=message):
+            net.params = bad
+        np.testing.assert_array_equal(net.params, before)
+    net.params = np.arange(43.0)
+    assert net.params is buffer and net.weights[0][0, 1] == 1.0  # same memory, views still valid
