@@ -55,7 +55,7 @@ class Workspace:
 
 
 def batch_gradient(net, X, Y, rows, l2, grad, space):
-    """Grad = d(mean loss over rows + 0.5 l2 |W|^2)/dparams; returns the mean loss (no penalty).
+    """Write d(mean loss over rows + 0.5 l2 |W|^2)/dparams into grad; returns the mean loss (no penalty).
 
     Large networks run as matrices with BLAS products (kernels.blocked), small ones sample by
     sample in fixed chunks (kernels.gradient); threads when the work repays them.

@@ -29,7 +29,7 @@ def check_scheme_eps(net, scheme, eps):
 
 
 def finite_difference_gradient(net, X, Y, rows, l2, scheme, eps, grad, work):
-    """Grad = numerical gradient of the mean loss over rows (+ L2) on prepared arrays."""
+    """Write the numerical gradient of the mean loss over rows (+ L2) into grad, on prepared arrays; returns grad."""
     T = net.dtype.type
     kernels.finite_differences(**net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, eps=T(eps), l2=T(l2),
                                central=scheme == "central", grad=grad, work=work)
