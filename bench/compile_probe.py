@@ -45,6 +45,7 @@ def main():
         "blocked_serial": lambda: kernels.blocked_serial(**model, grad=grad, spare=partial[0], work=chunk_work[0]),
         "blocked_parallel": lambda: kernels.blocked_parallel(**model, grad=grad, spare=partial[0], work=chunk_work[0]),
         "finite_differences": lambda: kernels.finite_differences(**model, eps=T(1e-6), l2=T(0), central=True,
+                                                                 lo=np.uint64(0), hi=np.uint64(net.n_params),
                                                                  grad=grad, work=space.sample),
     }
     for name, call in calls.items():

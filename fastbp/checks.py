@@ -52,10 +52,38 @@ def _numeric_array(values, name):
     return arr
 
 
-def _check_finite(arr, name):
+def _check_finite(arr, name, first_row=0, rows="row"):
     if not np.all(np.isfinite(arr)):
-        row = int(np.argwhere(~np.isfinite(arr))[0][0])
-        raise ValueError(f"{name} contains NaN or inf (first in row {row})")
+        row = int(np.argwhere(~np.isfinite(arr))[0][0]) + first_row
+        raise ValueError(f"{name} contains NaN or inf (first in {rows} {row})")
+
+
+def _cast(arr, dtype, name):
+    """Cast to C-contiguous `dtype`, finite before and after the cast (float32 overflows past 3.4e38)."""
+    _check_finite(arr, name)
+    with np.errstate(over="ignore"):  # reported below, in words
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{name} has values beyond the {np.dtype(dtype).name} range (largest magnitude "
+                         f"{float(np.max(np.abs(arr))):.3g}, the most is {float(np.finfo(dtype).max):.3g}): "
+                         "rescale it or use float64")
+    return out
+
+
+def check_rows(X, y):
+    """Data read from a file, before any split: finite, and as many target rows as input rows.
+
+    Rows are counted as in the file: data row 1 is the first row after any header.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (rows, features), got shape {X.shape}")
+    _check_finite(X, "X", 1, "data row")
+    y = np.asarray(y)
+    if y.ndim == 0 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"the targets have {y.shape[0] if y.ndim else 0} rows but X has {X.shape[0]}")
+    if y.dtype.kind in "biuf":
+        _check_finite(y, "the target", 1, "data row")
 
 
 def as_inputs(X, n_features, dtype, name="X"):
@@ -69,16 +97,15 @@ def as_inputs(X, n_features, dtype, name="X"):
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} must have {n_features} columns (the input layer's width), "
                          f"got {arr.shape[1]}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    _check_finite(arr, name)
-    return arr
+    return _cast(arr, dtype, name)
 
 
-def as_targets(Y, n_rows, n_outputs, dtype, probabilities, name="Y"):
+def as_targets(Y, n_rows, n_outputs, dtype, labels, probabilities, distribution, name="Y"):
     """Y as a C-contiguous (n_rows, n_outputs) array of `dtype`.
 
-    Integer labels (1-D) are one-hot encoded when n_outputs > 1; with one output
-    a 1-D Y is its column. `probabilities` (cross-entropy) requires 0 <= Y <= 1.
+    labels (classifiers): integer labels (1-D) are one-hot encoded when n_outputs > 1. With one
+    output a 1-D Y is its column. probabilities (cross-entropy): 0 <= Y <= 1. distribution
+    (softmax): every row sums to 1.
     """
     arr = _numeric_array(Y, name)
     if arr.ndim not in (1, 2):
@@ -86,17 +113,26 @@ def as_targets(Y, n_rows, n_outputs, dtype, probabilities, name="Y"):
     if arr.shape[0] != n_rows:
         raise ValueError(f"{name} has {arr.shape[0]} rows but X has {n_rows}")
     if arr.ndim == 1 and n_outputs > 1:
+        if not labels:
+            raise ValueError(f"{name} must be 2-D (n_samples, {n_outputs}) for a network with {n_outputs} "
+                             f"outputs, got shape {arr.shape}")
         arr = one_hot(arr, n_outputs, dtype, name)
     elif arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.shape[1] != n_outputs:
         raise ValueError(f"{name} must have {n_outputs} columns (the output layer's width), "
                          f"got {arr.shape[1]}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    _check_finite(arr, name)
+    arr = _cast(arr, dtype, name)
     if probabilities and (arr.min() < 0 or arr.max() > 1):
         raise ValueError(f"{name} must lie in [0, 1] for the cross_entropy loss, "
                          f"got values in [{arr.min()}, {arr.max()}]")
+    if distribution:
+        sums = arr.sum(axis=1, dtype=np.float64)
+        off = np.abs(sums - 1) > (1e-6 if arr.dtype == np.float64 else 1e-4)
+        if np.any(off):
+            row = int(np.argmax(off))
+            raise ValueError(f"{name} rows must each sum to 1 (a distribution over the softmax outputs): "
+                             f"row {row} sums to {sums[row]:.6g}")
     return arr
 
 
@@ -109,11 +145,10 @@ def as_labels(labels, n_classes, name="labels"):
     if arr.dtype.kind == "f":
         if not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} must be whole numbers (class labels), got fractional values")
-    arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):  # checked before any cast can wrap around
         raise ValueError(f"{name} must lie in [0, {n_classes - 1}] (one per output class), "
-                         f"got values in [{arr.min()}, {arr.max()}]")
-    return arr
+                         f"got values in [{arr.min():.15g}, {arr.max():.15g}]")
+    return arr.astype(np.int64)
 
 
 def one_hot(labels, n_classes, dtype, name="labels"):

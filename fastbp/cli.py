@@ -5,12 +5,15 @@ shows one, for reporting a bug in fastbp itself).
 """
 import argparse
 import json
+import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from . import datasets, names
+from . import checks, datasets, names
 from .model import MLP, accuracy
 
 
@@ -114,16 +117,65 @@ def progress_wanted(args):
     return not args.quiet and sys.stderr.isatty()
 
 
+def check_writable(path, option):
+    """Refuse an output path whose folder is missing or not writable, before any training is spent."""
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise CliError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"{option} {path}: the folder {folder} is not writable")
+    if Path(path).is_dir():
+        raise CliError(f"{option} {path} is a folder; give a file name")
+
+
+@contextmanager
+def interrupts_deferred():
+    """Hold Ctrl-C while the block runs, so that saving the model is not cut short.
+
+    Yields the list of the interrupts that came meanwhile.
+    """
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def class_labels(y, task, n_rows):
+    """Targets as class labels, or a CliError saying why they are not (and what to do)."""
+    y = datasets.as_labels_if_integral(np.asarray(y, dtype=np.float64))
+    if y.dtype.kind not in "iu":
+        raise CliError("--task classify needs whole-number class labels in the target column")
+    low, high = int(y.min()), int(y.max())
+    if task == "classify":
+        if low < 0:
+            raise CliError(f"--task classify needs class labels 0, 1, 2, ...; the target column has {low}")
+        return y
+    # auto: integer targets are taken as class labels only when they look like them
+    n_classes = high + 1
+    missing = n_classes - np.unique(y).size
+    if low < 0 or n_classes > n_rows or missing:
+        why = (f"it has negative values ({low})" if low < 0 else
+               f"labels up to {high} would make {n_classes} classes for {n_rows} rows" if n_classes > n_rows else
+               f"{missing} of the labels 0..{high} never occur")
+        raise CliError(f"the integer target column does not look like class labels 0, 1, 2, ...: {why}. "
+                       "For a numeric target use --task regress; for classes, --task classify")
+    return y
+
+
 def train(args):
     """`fastbp train`: fit a model to a data set, print a summary, save the model and its curves."""
+    for path, option in ((args.save, "--save"), (args.plot, "--plot")):
+        if path:
+            check_writable(path, option)
     X, y = load_data(args)
     if y is None:
         raise CliError("train needs targets: --target none leaves none")
     classify = args.task == "classify" or (args.task == "auto" and y.ndim == 1 and y.dtype.kind in "iu")
+    checks.check_rows(X, y)  # NaN, inf and row counts, named by the file's own rows (before any shuffling)
     if classify:
-        y = datasets.as_labels_if_integral(np.asarray(y, dtype=np.float64))
-        if y.dtype.kind not in "iu" or y.min() < 0:
-            raise CliError("--task classify needs non-negative integer class labels in the target column")
+        y = class_labels(y, args.task, X.shape[0])
         n_out = int(y.max()) + 1
     else:
         y = np.asarray(y, dtype=np.float64)
@@ -150,8 +202,19 @@ def train(args):
                       l2=args.l2, momentum=args.momentum, seed=args.seed, gradient=args.gradient,
                       schedule=args.schedule, validation=validation, patience=args.patience,
                       progress=progress_wanted(args), n_threads=args.threads)
-    if not len(history):
-        raise CliError("training stopped before the first epoch finished")
+    if not len(history):  # fit returns with no epoch only when interrupted in the first one
+        raise KeyboardInterrupt
+    with interrupts_deferred() as caught:  # from here to the saved files, Ctrl-C waits
+        report(args, net, history, X, X_train, y_train, validation, sizes)
+    if caught or history.stopped == "interrupted":
+        print(f"fastbp train: interrupted; kept the model of epoch {len(history)}"
+              + (f", saved to {args.save}" if args.save else ""), file=sys.stderr)
+        return 130
+    return 0
+
+
+def report(args, net, history, X, X_train, y_train, validation, sizes):
+    """Print the summary of a training run and write the model and the curves where asked."""
     print(f"data {args.data}: {X.shape[0]} rows, {X_train.shape[0]} for training"
           + (f", {validation[0].shape[0]} for validation" if validation else ""))
     print(f"model {net}")
@@ -221,9 +284,10 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         command = f"fastbp {args.command}"
-        COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print(f"{command}: interrupted", file=sys.stderr)
+        return COMMANDS[args.command](args) or 0
+    except KeyboardInterrupt:  # in train: fit returns the last whole epoch, so none had finished
+        print(f"{command}: interrupted" + (" before the first epoch finished: no model to save"
+                                           if command == "fastbp train" else ""), file=sys.stderr)
         return 130
     except Exception as exc:
         if "--traceback" in argv:

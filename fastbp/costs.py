@@ -85,7 +85,8 @@ class Probe:
         T = self.net.dtype.type
         args = dict(self.net.kernel_args(), loss=self.net.loss_code, X=self.X, Y=self.Y,
                     rows=np.zeros(1, dtype=np.int64), eps=T(default_eps(self.net.dtype, scheme)), l2=T(0),
-                    central=scheme == "central", grad=self.grad, work=self.work)
+                    central=scheme == "central", lo=np.uint64(0), hi=np.uint64(self.net.n_params), grad=self.grad,
+                    work=self.work)
         for _ in range(count):
             kernels.finite_differences(**args)
 

@@ -4,6 +4,7 @@ Every loader returns (X, y): X a float64 (n_samples, n_features) array; y a 1-D 
 of integer labels (classification) or floats (regression), or a 2-D float array.
 """
 import gzip
+import math
 import zipfile
 from importlib import resources
 from pathlib import Path
@@ -67,8 +68,12 @@ def _target_column(target, names, n_cols, path):
 
 
 def as_labels_if_integral(y):
-    """Integer-valued targets become int64 labels; anything else stays float."""
-    if y.ndim == 1 and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+    """Integer-valued targets become int64 labels; anything else stays float.
+
+    Only values that int64 and float64 both hold exactly (|y| <= 2^53) count as integers.
+    """
+    if (y.ndim == 1 and y.size and np.all(np.isfinite(y)) and np.all(y == np.round(y))
+            and np.max(np.abs(y)) <= 2 ** 53):
         return y.astype(np.int64)
     return y
 
@@ -80,7 +85,7 @@ def load_csv(path, target="last"):
     None for no target (y is None).
     """
     path = Path(path)
-    with open(path) as f:
+    with open(path, encoding="utf-8-sig") as f:  # a UTF-8 byte-order mark is not part of the header
         lines = [ln for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise ValueError(f"{path} has no data rows")
@@ -122,9 +127,14 @@ def load_npz(path):
     except (OSError, EOFError, AttributeError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path} is not a readable .npz file ({exc})") from None
     X = np.asarray(X, dtype=np.float64)
+    if X.ndim < 2:
+        raise ValueError(f"{path}: X must be 2-D (rows, features), got shape {X.shape}")
     if X.ndim > 2:
         X = X.reshape(X.shape[0], -1)
-    return X, as_labels_if_integral(np.asarray(y))
+    y = np.asarray(y)
+    if y.ndim == 0 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"{path}: X has {X.shape[0]} rows but y has {y.shape[0] if y.ndim else 0}")
+    return X, as_labels_if_integral(y)
 
 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -147,7 +157,7 @@ def load_idx(path):
         raise ValueError(f"{path} is not an IDX file (truncated header)")
     shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=n_dims, offset=4))
     dtype = np.dtype(IDX_TYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python integers: no overflow for huge claimed sizes
     if len(raw) - header != expected:
         raise ValueError(f"{path} is truncated or padded: shape {shape} needs {expected} bytes of data, "
                          f"the file has {len(raw) - header}")

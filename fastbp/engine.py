@@ -3,6 +3,8 @@
 The choice depends on the batch and the model only (never on the thread count), so every
 choice gives the same bits on any number of threads.
 """
+import threading
+
 import numba
 import numpy as np
 
@@ -18,6 +20,10 @@ PARALLEL_MIN_WORK = 100_000
 # 2.2x faster as matrices at 4096 rows and 1.2x at 1 row; 64-32-10 (2,368 edges) was 2.1x faster
 # sample by sample at 4096 rows and no slower at 1 to 256 rows.
 BLOCKED_MIN_EDGES = 10_000
+# Matrix-path calls run one at a time in the process. Each already uses every core (prange), and
+# when two overlapped, the BLAS products inside the blocks came out different in the last bit in
+# 5 of 20 concurrent calls (120-100-5, 500 rows): OpenBLAS's threading then depends on timing.
+_one_matrix_call = threading.Lock()
 
 
 def aligned_zeros(n, dtype, align=64):
@@ -66,7 +72,7 @@ def batch_gradient(net, X, Y, rows, l2, grad, space):
     if net.n_edges >= BLOCKED_MIN_EDGES:
         spare, work = space.chunks(1, kernels.block_work_size(net.sizes, m))
         kernel = kernels.blocked_parallel if threaded else kernels.blocked_serial
-        with one_blas_thread():  # the blocks are the threads; each BLAS call runs on one
+        with _one_matrix_call, one_blas_thread():  # the blocks are the threads; each BLAS call runs on one
             c = kernel(spare=spare[0], work=work[0], **args)
     else:
         n_chunks = kernels.chunk_count(m, net.n_params)

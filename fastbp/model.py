@@ -1,4 +1,8 @@
 """The multilayer perceptron: one flat parameter buffer and the names that describe it."""
+import contextlib
+import os
+import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -76,6 +80,7 @@ class MLP:
         self.init = checks.check_choice(init, "init", names.choices(names.INITS))
         self.dtype = check_dtype(dtype)
         names.check_pair(self.output, self.loss_name, sizes[-1])
+        check_memory(sizes, self.dtype)
         rng = checks.as_rng(seed)
 
         self.sizes = sizes
@@ -91,6 +96,7 @@ class MLP:
         self.weights, self.biases = self.layer_views(self._params)
         self.input_mean = None  # set by standardize(): forward and training see (X - mean) / scale
         self.input_scale = None
+        self._fitting = threading.Lock()  # held while fit runs: a second concurrent fit is refused
         self._initialise(rng)
 
     @property
@@ -178,8 +184,9 @@ class MLP:
         return self
 
     def _targets(self, Y, n_rows, name="Y"):
-        return checks.as_targets(Y, n_rows, self.sizes[-1], self.dtype,
-                                 self.loss_name == "cross_entropy", name)
+        return checks.as_targets(Y, n_rows, self.sizes[-1], self.dtype, labels=self.is_classifier,
+                                 probabilities=self.loss_name == "cross_entropy",
+                                 distribution=self.output == "softmax", name=name)
 
     # -- evaluation ----------------------------------------------------------------------
     def forward(self, X):
@@ -280,14 +287,23 @@ class MLP:
         arguments = dict(locals())  # every option by name, validated once into one object
         options = training.FitOptions.checked(**{k: v for k, v in arguments.items()
                                                  if k not in ("self", "X", "Y", "validation")})
-        return training.train(self, X, Y, validation, options)
+        if not self._fitting.acquire(blocking=False):
+            raise RuntimeError("fit is already running on this network in another thread: two fits would "
+                               "update the same parameters at once; train a copy (MLP.load of a saved "
+                               "model, or a new MLP) or wait for the first fit")
+        try:
+            return training.train(self, X, Y, validation, options)
+        finally:
+            self._fitting.release()
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path):
-        """Write the model to ``path`` (.npz, no pickle).
+        """Write the model to ``path`` (.npz, no pickle), atomically.
 
         The file holds format and version, architecture, activations, loss, dtype, parameters and
-        standardisation statistics.
+        standardisation statistics, checked by the same rules as :meth:`load`. It is written to a
+        temporary file in the same folder, flushed to disk, then renamed over ``path``: a save that
+        fails or is killed midway leaves any earlier file at ``path`` as it was.
         """
         fields = dict(format=np.array(FILE_FORMAT), version=np.array(FILE_VERSION),
                       sizes=np.array(self.sizes, dtype=np.int64), hidden=np.array(self.hidden, dtype="U16"),
@@ -295,52 +311,126 @@ class MLP:
                       dtype=np.array(self.dtype.name), params=self.params,
                       input_mean=np.empty(0) if self.input_mean is None else self.input_mean,
                       input_scale=np.empty(0) if self.input_scale is None else self.input_scale)
-        with open(path, "wb") as f:
-            np.savez(f, **fields)
+        try:
+            model_fields(fields)
+        except ValueError as exc:
+            raise ValueError(f"cannot save this model: {exc}") from None
+        path = Path(path)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **fields)
+                f.flush()
+                os.fsync(f.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)  # as open() would have made it, not mkstemp's 0600
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
 
     @classmethod
     def load(cls, path):
         """Read a model written by :meth:`save`.
 
-        A file that is not one, is truncated or is inconsistent raises ValueError (a missing file
-        raises FileNotFoundError).
+        Any file that is not a whole, consistent model raises ValueError "not a readable fastbp
+        model file: PATH (why)"; a missing file raises FileNotFoundError.
         """
         path = Path(path)
         try:
             with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+                if not hasattr(f, "files"):
+                    raise ValueError("not an .npz archive")
                 data = {k: f[k] for k in f.files}
+            kwargs, params, mean, scale = model_fields(data)
         except FileNotFoundError:
             raise
-        except AttributeError:  # np.load gave an array, not an archive
-            raise ValueError(f"{path} is not a fastbp model file (not an .npz archive)") from None
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"{path} is not a readable fastbp model file ({exc.__class__.__name__}: {exc})") from None
-        if data.get("format", np.array("")).item() != FILE_FORMAT:
-            raise ValueError(f"{path} is not a fastbp model file (no '{FILE_FORMAT}' format marker)")
-        if int(data["version"]) != FILE_VERSION:
-            raise ValueError(f"{path} has model format version {int(data['version'])}; "
-                             f"this fastbp reads version {FILE_VERSION}")
-        missing = {"sizes", "hidden", "output", "loss", "dtype", "params", "input_mean", "input_scale"} - set(data)
-        if missing:
-            raise ValueError(f"{path} is missing {sorted(missing)}")
-        net = cls([int(n) for n in data["sizes"]], hidden=[str(h) for h in data["hidden"]],
-                  output=str(data["output"]), loss=str(data["loss"]),
-                  init=str(data["init"]) if "init" in data else "xavier", dtype=str(data["dtype"]))
-        params = data["params"]
-        if params.shape != (net.n_params,):
-            raise ValueError(f"{path} is inconsistent: sizes {list(net.sizes)} need {net.n_params} "
-                             f"parameters, the file has {params.size}")
-        if not np.all(np.isfinite(params)):
-            raise ValueError(f"{path} is inconsistent: its parameters contain NaN or inf")
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, MemoryError) as exc:
+            why = str(exc) if isinstance(exc, ValueError) else f"{exc.__class__.__name__}: {exc}"
+            if "allow_pickle" in why:
+                why = "it holds Python objects, which fastbp never writes"
+            raise ValueError(f"not a readable fastbp model file: {path} ({why})") from None
+        net = cls(**kwargs)
         net.params[:] = params
-        mean, scale = data["input_mean"], data["input_scale"]
-        if mean.size or scale.size:
-            if mean.shape != (net.sizes[0],) or scale.shape != (net.sizes[0],) or np.any(scale <= 0):
-                raise ValueError(f"{path} is inconsistent: standardisation statistics must be "
-                                 f"{net.sizes[0]} means and {net.sizes[0]} positive scales")
+        if mean is not None:
             net.input_mean = mean.astype(net.dtype)
             net.input_scale = scale.astype(net.dtype)
         return net
+
+
+def _text(data, key):
+    value = data[key]
+    if value.dtype.kind != "U" or value.ndim != 0:
+        raise ValueError(f"field {key!r} is not a text")
+    return str(value)
+
+
+def model_fields(data):
+    """Check a model's saved fields: (MLP keyword arguments, params, input_mean, input_scale).
+
+    The one validation of the file format, run by save before writing and by load after reading;
+    a ValueError says what is wrong. Sizes are checked, memory included, before anything is allocated.
+    """
+    missing = sorted({"format", "version", "sizes", "hidden", "output", "loss", "dtype", "params",
+                      "input_mean", "input_scale"} - set(data))
+    if "format" in missing or data["format"].dtype.kind != "U" or data["format"].ndim or \
+            str(data["format"]) != FILE_FORMAT:
+        raise ValueError(f"no '{FILE_FORMAT}' format marker")
+    if missing:
+        raise ValueError(f"no field {', '.join(repr(m) for m in missing)}")
+    version = data["version"]
+    if version.dtype.kind not in "iu" or version.ndim:
+        raise ValueError("field 'version' is not a whole number")
+    if int(version) != FILE_VERSION:
+        raise ValueError(f"model format version {int(version)}; this fastbp reads version {FILE_VERSION}")
+    sizes = data["sizes"]
+    if sizes.dtype.kind not in "iu" or sizes.ndim != 1 or sizes.size < 2 or sizes.min() < 1:
+        raise ValueError(f"sizes must be at least 2 whole numbers >= 1, got {sizes.tolist()}")
+    sizes = [int(n) for n in sizes]
+    dtype = _text(data, "dtype")
+    check_memory(sizes, check_dtype(dtype))
+    hidden = data["hidden"]
+    if hidden.dtype.kind != "U" or hidden.shape != (len(sizes) - 2,):
+        raise ValueError(f"field 'hidden' must name {len(sizes) - 2} activations")
+    kwargs = dict(sizes=sizes, hidden=[str(h) for h in hidden], output=_text(data, "output"),
+                  loss=_text(data, "loss"), init=_text(data, "init") if "init" in data else "xavier", dtype=dtype)
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    params = data["params"]
+    if params.dtype.kind != "f":
+        raise ValueError(f"params must be real floating-point numbers, got {params.dtype}")
+    if params.shape != (n_params,):
+        raise ValueError(f"sizes {sizes} need {n_params} parameters, the file has {params.size}")
+    if not np.all(np.isfinite(params)):
+        raise ValueError("its parameters contain NaN or inf")
+    mean, scale = data["input_mean"], data["input_scale"]
+    if not (mean.size or scale.size):
+        return kwargs, params, None, None
+    n_in = sizes[0]
+    if (mean.shape != (n_in,) or scale.shape != (n_in,) or mean.dtype.kind != "f" or scale.dtype.kind != "f"
+            or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(scale)) or np.any(scale <= 0)):
+        raise ValueError(f"standardisation statistics must be {n_in} finite means and {n_in} finite "
+                         "positive scales")
+    return kwargs, params, mean, scale
+
+
+def check_memory(sizes, dtype):
+    """Refuse a network whose parameters could not be held, before allocating them.
+
+    Training holds about four arrays of the parameters' size (parameters, gradient, velocity,
+    a best copy); the limit is the machine's physical memory.
+    """
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    needed = 4 * n_params * np.dtype(dtype).itemsize
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: no limit known
+        return
+    if needed > available:
+        raise ValueError(f"sizes {list(sizes)} make {n_params:,} parameters: training them needs about "
+                         f"{needed / 2 ** 30:,.1f} GiB ({np.dtype(dtype).name}), more than this machine's "
+                         f"{available / 2 ** 30:,.1f} GiB of memory")
 
 
 def accuracy(net, X, labels):

@@ -1,5 +1,5 @@
 """Thread counts, changed only inside a context that restores them."""
-import threading
+import ctypes
 from contextlib import contextmanager
 
 import numba
@@ -19,35 +19,54 @@ def _blas_libraries():
     return _blas
 
 
-_held = {"count": 0, "before": []}  # callers inside one_blas_thread(), and the counts to restore
-_held_lock = threading.Lock()
+def _global_setter(lib):
+    """set(n) -> previous count, process-wide (for a BLAS without a thread-local setting)."""
+    def setter(n):
+        before = lib.num_threads
+        lib.set_num_threads(n)
+        return before
+    return setter
+
+
+def _local_setters():
+    """Per BLAS library, set(n) -> previous count for the calling thread only, where the library allows.
+
+    OpenBLAS (0.3.27 on) has openblas_set_num_threads_local. openblas_set_num_threads, what
+    threadpoolctl calls, changes every thread's count from the main thread and nothing from any
+    other: measured here, a matrix-path gradient from a second thread then ran BLAS on 2 threads
+    and differed in the last bit. Other BLAS libraries fall back to the process-wide setting.
+    """
+    global _setters
+    if _setters is None:
+        _setters = []
+        for lib in _blas_libraries():
+            try:
+                setter = ctypes.CDLL(lib.filepath).openblas_set_num_threads_local
+                setter.argtypes = [ctypes.c_int]
+                setter.restype = ctypes.c_int
+            except (OSError, AttributeError):
+                setter = _global_setter(lib)
+            _setters.append(setter)
+    return _setters
+
+
+_setters = None
 
 
 @contextmanager
 def one_blas_thread():
-    """Run the block with every BLAS library limited to one thread, then restore.
+    """Run the block with BLAS on one thread in the calling thread, then restore its count.
 
-    Calls from several Python threads may overlap: the first in sets the limit, the last out
-    restores it, so no call runs BLAS multi-threaded while another holds it to one. Talks to
-    the libraries directly (a few microseconds); threadpoolctl's limit() re-reads every
-    library's state first and cost about 30 microseconds a call.
+    Thread-local: calls from several Python threads may overlap and each gets one BLAS thread.
+    A few microseconds; threadpoolctl's limit() re-reads every library's state first and cost
+    about 30 microseconds a call.
     """
-    with _held_lock:
-        if _held["count"] == 0:
-            _held["before"] = [(lib, lib.num_threads) for lib in _blas_libraries()]
-            for lib, before in _held["before"]:
-                if before != 1:
-                    lib.set_num_threads(1)
-        _held["count"] += 1
+    before = [setter(1) for setter in _local_setters()]
     try:
         yield
     finally:
-        with _held_lock:
-            _held["count"] -= 1
-            if _held["count"] == 0:
-                for lib, before in _held["before"]:
-                    if before != 1:
-                        lib.set_num_threads(before)
+        for setter, n in zip(_local_setters(), before):
+            setter(n)
 
 
 @contextmanager

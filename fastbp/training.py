@@ -153,13 +153,15 @@ def _epochs(net, X, Y, X_val, Y_val, o):
                 bar.update(min(s + step_rows, n) - bar.n)
 
     epoch_bar = _bar(o.epochs, f"{o.mode} {o.gradient}", o.progress)
+    initial = net._mean_loss(X, Y, o.l2, space)
+    limit = _divergence_limit(initial, net.dtype)
     best = (np.inf, None, 0)
+    done = (0, net.params.copy())  # (whole epochs, the parameters after them): rebound in one step
     seen = 0
-    for epoch in range(1, o.epochs + 1):
-        last_good = net.params.copy()
-        lr = o.lr / (seen + 1) ** o.power_t if o.schedule == "invscaling" else o.lr
-        lr = float(net.dtype.type(lr))  # the rate the kernels apply, in the model's dtype
-        try:
+    try:  # Ctrl-C anywhere in here keeps the model and history of the last whole epoch
+        for epoch in range(1, o.epochs + 1):
+            lr = o.lr / (seen + 1) ** o.power_t if o.schedule == "invscaling" else o.lr
+            lr = float(net.dtype.type(lr))  # the rate the kernels apply, in the model's dtype
             order = o.seed.permutation(n) if o.shuffle else in_order
             inner = _bar(n, f"epoch {epoch}/{o.epochs}", o.progress) if o.gradient == "numerical" else None
             start = time.perf_counter()
@@ -167,48 +169,70 @@ def _epochs(net, X, Y, X_val, Y_val, o):
             seconds = time.perf_counter() - start
             if inner is not None:
                 inner.close()
-        except KeyboardInterrupt:
-            net.params[:] = last_good
-            history.stopped = "interrupted"
-            break
-        loss = net._mean_loss(X, Y, o.l2, space)
-        if not np.isfinite(loss) or not np.all(np.isfinite(net.params)):
-            net.params[:] = last_good
-            epoch_bar.close()
-            raise TrainingDiverged(
-                f"training diverged in epoch {epoch}: the loss became {loss}; the parameters were "
-                f"restored to the end of epoch {epoch - 1}. Try a smaller learning rate (lr={o.lr}).")
-        seen += n
-        history.loss.append(loss)
-        history.seconds.append(seconds)
-        history.samples.append(seen)
-        history.lr.append(lr)
-        if validation:  # loss and outputs in one pass
-            val_loss, out = net._forward(X_val, Y_val, space, net.is_classifier)
-            history.val_loss.append(val_loss / X_val.shape[0])
-            if net.is_classifier:
-                history.val_accuracy.append(float(np.mean(checks.labels_of(out) == checks.labels_of(Y_val))))
-        fields = dict(loss=f"{loss:.4g}", samples_per_s=f"{n / max(seconds, 1e-12):,.0f}")
-        if history.val_accuracy:
-            fields["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
-        epoch_bar.set_postfix(fields, refresh=False)
-        epoch_bar.update(1)
+            loss = net._mean_loss(X, Y, o.l2, space)
+            if not loss <= limit or not np.all(np.isfinite(net.params)):
+                net.params[:] = done[1]
+                epoch_bar.close()
+                raise TrainingDiverged(
+                    f"training diverged in epoch {epoch}: the loss became {loss:.4g}, beyond {limit:.4g} "
+                    f"(it was {initial:.4g} before training); the parameters were restored to the end of "
+                    f"epoch {epoch - 1}. Try a smaller learning rate (lr={o.lr}).")
+            seen += n
+            history.loss.append(loss)
+            history.seconds.append(seconds)
+            history.samples.append(seen)
+            history.lr.append(lr)
+            if validation:  # loss and outputs in one pass
+                val_loss, out = net._forward(X_val, Y_val, space, net.is_classifier)
+                history.val_loss.append(val_loss / X_val.shape[0])
+                if net.is_classifier:
+                    history.val_accuracy.append(float(np.mean(checks.labels_of(out) == checks.labels_of(Y_val))))
+            done = (epoch, net.params.copy())  # from here on, this epoch is whole
+            fields = dict(loss=f"{loss:.4g}", samples_per_s=f"{n / max(seconds, 1e-12):,.0f}")
+            if history.val_accuracy:
+                fields["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
+            epoch_bar.set_postfix(fields, refresh=False)
+            epoch_bar.update(1)
 
-        if o.patience is not None:  # the best parameters are kept only when they may be restored
-            monitored = history.val_loss[-1] if validation else loss
-            if monitored < best[0]:
-                best = (monitored, net.params.copy(), epoch)
-            if epoch - best[2] >= o.patience:
-                history.stopped = "early_stopping"
+            if o.patience is not None:  # the best parameters are kept only when they may be restored
+                monitored = history.val_loss[-1] if validation else loss
+                if monitored < best[0]:
+                    best = (monitored, net.params.copy(), epoch)
+                if epoch - best[2] >= o.patience:
+                    history.stopped = "early_stopping"
+                    break
+            if o.callback is not None and o.callback(history):
+                history.stopped = "callback"
                 break
-        if o.callback is not None and o.callback(history):
-            history.stopped = "callback"
-            break
+        if o.patience is not None and best[1] is not None:
+            net.params[:] = best[1]
+            history.best_epoch = best[2]
+    except KeyboardInterrupt:
+        whole = done[0]
+        for name in ("loss", "val_loss", "val_accuracy", "seconds", "samples", "lr"):
+            del getattr(history, name)[whole:]
+        net.params[:] = done[1]
+        history.stopped = "interrupted"
+        history.best_epoch = 0
     epoch_bar.close()
-    if o.patience is not None and best[1] is not None:
-        net.params[:] = best[1]
-        history.best_epoch = best[2]
     return history
+
+
+#: training has diverged when the loss exceeds this many times its value before training (or 1)
+DIVERGED_GROWTH = 1e3
+
+
+def _safe_loss(dtype):
+    """A loss beyond this is out of the dtype's safe range: its square overflows."""
+    return float(np.sqrt(np.finfo(dtype).max))
+
+
+def _divergence_limit(initial, dtype):
+    """The largest loss that still counts as training.
+
+    DIVERGED_GROWTH times the loss before training (at least times 1), within the dtype's safe range.
+    """
+    return min(DIVERGED_GROWTH * max(initial, 1.0), _safe_loss(dtype))
 
 
 def _warm_up(net, X, Y, optimizer, grad, space, online, gradient, step_rows):
@@ -224,6 +248,7 @@ def _warm_up(net, X, Y, optimizer, grad, space, online, gradient, step_rows):
     if gradient == "numerical":  # no layers and no rows: nothing is perturbed
         args = dict(net.kernel_args(), sizes=net.kernel_args()["sizes"][:1])
         kernels.finite_differences(**args, loss=net.loss_code, X=X, Y=Y, rows=none, eps=net.dtype.type(1),
-                                   l2=net.dtype.type(0), central=True, grad=grad, work=space.sample)
+                                   l2=net.dtype.type(0), central=True, lo=np.uint64(0), hi=np.uint64(0), grad=grad,
+                                   work=space.sample)
     else:
         batch_gradient(net, X, Y, np.arange(step_rows, dtype=np.int64), 0.0, grad, space)

@@ -20,12 +20,13 @@ def _mean_loss(params, sizes, offsets, acts, loss, X, Y, rows, a):
 
 
 @jit
-def finite_differences(params, sizes, offsets, acts, loss, X, Y, rows, eps, l2, central, grad, work):
+def finite_differences(params, sizes, offsets, acts, loss, X, Y, rows, eps, l2, central, lo, hi, grad, work):
     """grad_i = (J(p + eps e_i) - J(p - eps e_i)) / (2 eps) (central) or (J(p + eps e_i) - J(p)) / eps.
 
     J = mean loss over rows + 0.5 l2 sum W^2; only the perturbed weight's share of the penalty
     changes, and it is differenced the same way. eps, l2: scalars of params' dtype; central: bool.
-    grad: (P,), overwritten. params restored bit for bit.
+    Only parameters lo <= i < hi are differenced (a long gradient is taken in blocks, so that an
+    interrupt is seen between them); grad: (P,), those entries overwritten. params restored bit for bit.
     """
     T = type(params[0])
     a, _, _ = sample_buffers(sizes, work)
@@ -34,7 +35,7 @@ def finite_differences(params, sizes, offsets, acts, loss, X, Y, rows, eps, l2, 
         base = _mean_loss(params, sizes, offsets, acts, loss, X, Y, rows, a)
     for l in range(sizes.shape[0] - 1):
         n_w = sizes[l] * sizes[l + 1]
-        for i in range(offsets[l], offsets[l + 1]):
+        for i in range(max(offsets[l], lo), min(offsets[l + 1], hi)):
             w = params[i]
             params[i] = w + eps
             up = _mean_loss(params, sizes, offsets, acts, loss, X, Y, rows, a)

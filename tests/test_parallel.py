@@ -104,13 +104,10 @@ def test_matrix_path_is_bit_identical_on_one_and_two_threads(rng, n):
     np.testing.assert_array_equal(net.gradient(X, Y, n_threads=1), net.gradient(X, Y, n_threads=2))
 
 
-@pytest.mark.parametrize("sizes", [[20, 64, 32, 5]])  # sample by sample
+@pytest.mark.parametrize("sizes", [[20, 64, 32, 5], [120, 100, 5]])  # sample by sample; as matrices
 def test_concurrent_gradient_calls_on_one_network_give_the_serial_result(rng, sizes):
-    """Every call has its own buffers, so calls from two threads never write each other's sums.
-
-    (The matrix path is left out: its BLAS products differ in the last bit when called from a thread
-    other than the main one, even one call at a time; a reliability issue follows that up.)
-    """
+    """Every call has its own buffers, and BLAS is held to one thread per calling thread, so calls
+    from two threads never write each other's sums and give the main thread's bits."""
     from concurrent.futures import ThreadPoolExecutor
     net = fastbp.MLP(sizes, hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
     X, Y = random_problem(rng, sizes, "softmax", n=500)
@@ -118,3 +115,47 @@ def test_concurrent_gradient_calls_on_one_network_give_the_serial_result(rng, si
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: net.gradient(X, Y), range(100)))
     assert all(np.array_equal(g, expected) for g in results)
+
+
+def test_concurrent_fit_on_different_networks_and_predict_give_the_serial_results(rng):
+    from concurrent.futures import ThreadPoolExecutor
+    sizes = [120, 100, 5]
+    X, Y = random_problem(rng, sizes, "softmax", n=400)
+
+    def train(seed):
+        net = fastbp.MLP(sizes, hidden="tanh", output="softmax", loss="cross_entropy", seed=seed)
+        net.fit(X, Y, mode="minibatch", batch_size=100, epochs=2, lr=0.1, seed=seed)
+        return net.params.copy(), net.predict(X)
+
+    expected = [train(s) for s in range(4)]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(train, list(range(4)) * 5))
+    for i, (params, predicted) in enumerate(results):
+        np.testing.assert_array_equal(params, expected[i % 4][0])
+        np.testing.assert_array_equal(predicted, expected[i % 4][1])
+
+
+def test_concurrent_fit_on_one_network_is_an_error_that_says_why(rng):
+    import threading
+    sizes = [4, 8, 3]
+    net = fastbp.MLP(sizes, hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
+    X, Y = random_problem(rng, sizes, "softmax", n=50)
+    started, release, errors = threading.Event(), threading.Event(), []
+
+    def slow_callback(history):
+        started.set()
+        release.wait(10)
+
+    worker = threading.Thread(target=lambda: net.fit(X, Y, epochs=1, callback=slow_callback))
+    worker.start()
+    assert started.wait(30)
+    before = net.params.copy()
+    try:
+        net.fit(X, Y, epochs=1)
+    except RuntimeError as exc:
+        errors.append(str(exc))
+    release.set()
+    worker.join()
+    assert errors and "fit is already running on this network" in errors[0]
+    np.testing.assert_array_equal(net.params, before)  # the refused call changed nothing
+    net.fit(X, Y, epochs=1)  # and the network is free again afterwards
