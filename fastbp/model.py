@@ -177,9 +177,11 @@ class MLP:
         """
         self.input_mean = self.input_scale = None
         X = self._inputs(X)
-        scale = X.std(axis=0)
+        size = np.max(np.abs(X), axis=0)  # statistics of X / size: no overflow for values near the dtype's max
+        size[size == 0] = 1
+        scale = (X / size).std(axis=0) * size
         scale[scale == 0] = 1
-        self.input_mean = X.mean(axis=0).astype(self.dtype)
+        self.input_mean = ((X / size).mean(axis=0) * size).astype(self.dtype)
         self.input_scale = scale.astype(self.dtype)
         return self
 
@@ -442,7 +444,12 @@ def accuracy(net, X, labels):
         raise ValueError(f"accuracy needs a classifier (output 'sigmoid' or 'softmax'), got output {net.output!r}")
     labels_arr = np.asarray(labels)
     if labels_arr.ndim == 2:
-        labels_arr = labels_arr.argmax(axis=1) if labels_arr.shape[1] > 1 else labels_arr[:, 0]
+        if labels_arr.shape[1] != net.sizes[-1]:
+            raise ValueError(f"labels as 2-D one-hot rows must have {net.sizes[-1]} columns (the network's "
+                             f"outputs), got shape {labels_arr.shape}")
+        labels_arr = checks.as_targets(labels_arr, labels_arr.shape[0], net.sizes[-1], np.float64, labels=False,
+                                       probabilities=True, distribution=net.output == "softmax", name="labels")
+        labels_arr = checks.labels_of(labels_arr)
     n_classes = max(net.sizes[-1], 2)
     labels_arr = checks.as_labels(labels_arr, n_classes, "labels")
     pred = net.predict(X)

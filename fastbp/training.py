@@ -153,12 +153,12 @@ def _epochs(net, X, Y, X_val, Y_val, o):
                 bar.update(min(s + step_rows, n) - bar.n)
 
     epoch_bar = _bar(o.epochs, f"{o.mode} {o.gradient}", o.progress)
-    initial = net._mean_loss(X, Y, o.l2, space)
-    limit = _divergence_limit(initial, net.dtype)
     best = (np.inf, None, 0)
     done = (0, net.params.copy())  # (whole epochs, the parameters after them): rebound in one step
     seen = 0
     try:  # Ctrl-C anywhere in here keeps the model and history of the last whole epoch
+        initial = net._mean_loss(X, Y, o.l2, space)
+        limit = _divergence_limit(initial, net.dtype)
         for epoch in range(1, o.epochs + 1):
             lr = o.lr / (seen + 1) ** o.power_t if o.schedule == "invscaling" else o.lr
             lr = float(net.dtype.type(lr))  # the rate the kernels apply, in the model's dtype
