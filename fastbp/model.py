@@ -278,13 +278,18 @@ class MLP:
         Returns
         -------
         History
-            Ctrl-C stops training after the running kernel call returns and keeps the model as
-            it was after the last whole epoch (``history.stopped == "interrupted"``).
+            Ctrl-C at any moment after compiling stops training (once the running kernel call
+            returns) and keeps the model and history as they were after the last whole epoch
+            (``history.stopped == "interrupted"``).
 
         Raises
         ------
         TrainingDiverged
-            When the loss becomes NaN or inf; the parameters are restored to the last finite ones.
+            When the loss becomes NaN or inf, or grows beyond 1000 times its value before training
+            (or beyond the square root of the dtype's largest number); the parameters are restored
+            to the end of the previous epoch.
+        RuntimeError
+            When ``fit`` is already running on this network in another thread.
         """
         arguments = dict(locals())  # every option by name, validated once into one object
         options = training.FitOptions.checked(**{k: v for k, v in arguments.items()

@@ -129,7 +129,7 @@ def test_concurrent_fit_on_different_networks_and_predict_give_the_serial_result
 
     expected = [train(s) for s in range(4)]
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(train, list(range(4)) * 5))
+        results = list(pool.map(train, list(range(4)) * 25))  # 100 fits
     for i, (params, predicted) in enumerate(results):
         np.testing.assert_array_equal(params, expected[i % 4][0])
         np.testing.assert_array_equal(predicted, expected[i % 4][1])
