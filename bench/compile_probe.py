@@ -33,7 +33,7 @@ def main():
     grad = np.zeros_like(net.params)
     model = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows)
     T = net.dtype.type
-    partial, chunk_work = space.chunks(1, kernels.block_work_size(net.sizes, 8) + len(space.sample) + 1)
+    partial, chunk_work = space.chunks(8)
     calls = {
         "forward_rows": lambda: kernels.forward_rows(**model, out=np.empty((8, 10)), work=space.sample),
         "gradient_rows": lambda: kernels.gradient_rows(**model, grad=grad, work=space.sample),
@@ -42,8 +42,10 @@ def main():
         "sgd_step": lambda: kernels.sgd_step(params=net.params, velocity=grad, grad=grad, lr=T(0.1), momentum=T(0)),
         "gradient_serial": lambda: kernels.gradient_serial(**model, grad=grad, partial=partial, work=chunk_work),
         "gradient_parallel": lambda: kernels.gradient_parallel(**model, grad=grad, partial=partial, work=chunk_work),
-        "blocked_serial": lambda: kernels.blocked_serial(**model, grad=grad, spare=partial[0], work=chunk_work[0]),
-        "blocked_parallel": lambda: kernels.blocked_parallel(**model, grad=grad, spare=partial[0], work=chunk_work[0]),
+        "matrix_serial": lambda: kernels.matrix_serial(**model, out=np.empty((0, 10)), grad=grad,
+                                                       work=space.matrix(8)),
+        "matrix_parallel": lambda: kernels.matrix_parallel(**model, out=np.empty((0, 10)), grad=grad,
+                                                           work=space.matrix(8)),
         "finite_differences": lambda: kernels.finite_differences(**model, eps=T(1e-6), l2=T(0), central=True,
                                                                  lo=np.uint64(0), hi=np.uint64(net.n_params),
                                                                  grad=grad, work=space.sample),

@@ -1,8 +1,9 @@
-"""Which kernel computes a batch gradient, with which buffers and threads.
+"""Which kernel runs a forward pass, a batch gradient or a minibatch epoch, with which buffers and threads.
 
-The choice depends on the batch and the model only (never on the thread count), so every
+The choice depends on the rows and the model only (never on the thread count), so every
 choice gives the same bits on any number of threads.
 """
+import contextlib
 import threading
 
 import numba
@@ -15,11 +16,10 @@ from .threads import one_blas_thread
 # gives the same bits. Measured on 2 cores: 64-32-10 at 64 rows (1.5e5) ran 1.6x faster on two
 # threads, 784-128-10 at 64 rows 1.9x; one chunk (32 rows or fewer) gains nothing from threads.
 PARALLEL_MIN_WORK = 100_000
-# Networks with this many edges or more compute batch gradients as matrices with BLAS products
-# (kernels.blocked); smaller ones sample by sample in chunks. Measured on 2 cores: 784-128-10 was
-# 2.2x faster as matrices at 4096 rows and 1.2x at 1 row; 64-32-10 (2,368 edges) was 2.1x faster
-# sample by sample at 4096 rows and no slower at 1 to 256 rows.
-BLOCKED_MIN_EDGES = 10_000
+# From this many rows and edges up, forward passes and gradients run as matrices with BLAS
+# products (kernels.blocked); below, sample by sample (kernels.rows, kernels.gradient).
+MATRIX_MIN_ROWS = 8
+MATRIX_MIN_EDGES = 1000
 # Matrix-path calls run one at a time in the process. Each already uses every core (prange), and
 # when two overlapped, the BLAS products inside the blocks came out different in the last bit in
 # 5 of 20 concurrent calls (120-100-5, 500 rows): OpenBLAS's threading then depends on timing.
@@ -46,12 +46,16 @@ class Workspace:
     def __init__(self, net):
         self.n_params = net.n_params
         self.dtype = net.dtype
+        self.sizes = net.sizes
         self.sample = aligned_zeros(kernels.sample_work_size(net.sizes), net.dtype)
         self._partial = np.empty((0, net.n_params), dtype=net.dtype)
         self._work = np.zeros((0, 0), dtype=net.dtype)
+        self._matrix = np.zeros(0, dtype=net.dtype)
 
-    def chunks(self, n_chunks, work_len):
-        """(partial (n_chunks, P), work (n_chunks, work_len)), reusing what earlier calls allocated."""
+    def chunks(self, m):
+        """(partial (n_chunks, P), work (n_chunks, sample work + 1)): the chunked gradient's buffers for m rows."""
+        n_chunks = kernels.chunk_count(m, self.n_params)
+        work_len = kernels.sample_work_size(self.sizes) + 1
         if self._partial.shape[0] < n_chunks:
             self._partial = np.empty((n_chunks, self.n_params), dtype=self.dtype)
         if self._work.shape[0] < n_chunks or self._work.shape[1] < work_len:
@@ -59,28 +63,83 @@ class Workspace:
                                   dtype=self.dtype)
         return self._partial[:n_chunks], self._work[:n_chunks]
 
+    def matrix(self, m):
+        """The matrix kernel's work buffer for m rows."""
+        n = kernels.block_work_size(self.sizes, m)
+        if self._matrix.shape[0] < n:
+            self._matrix = aligned_zeros(n, self.dtype)
+        return self._matrix[:n]
+
+
+def uses_matrices(net, m):
+    """Whether m rows of `net` run as matrices (kernels.blocked) rather than sample by sample."""
+    return m >= MATRIX_MIN_ROWS and net.n_edges >= MATRIX_MIN_EDGES
+
+
+def threaded(net, m):
+    """Whether work on m rows runs on threads (either build gives the same bits)."""
+    return m * net.n_edges >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
+
+
+_resolved = set()  # dtypes whose BLAS function Numba has looked up
+
+
+@contextlib.contextmanager
+def matrix_call(matrices, dtype):
+    """Around a kernel that may call BLAS: one such call at a time, BLAS on one thread.
+
+    The kernel's blocks are the threads. Nothing when `matrices` is False.
+    """
+    if not matrices:
+        yield
+        return
+    with _one_matrix_call, one_blas_thread():
+        if dtype not in _resolved:
+            kernels.resolve_blas(np.zeros(1, dtype))
+            _resolved.add(dtype)
+        yield
+
 
 def batch_gradient(net, X, Y, rows, l2, grad, space):
     """Write d(mean loss over rows + 0.5 l2 |W|^2)/dparams into grad; returns the mean loss (no penalty).
 
-    Large networks run as matrices with BLAS products (kernels.blocked), small ones sample by
-    sample in fixed chunks (kernels.gradient); threads when the work repays them.
+    Many rows of a large enough network run as matrices with BLAS products (kernels.blocked),
+    others sample by sample in fixed chunks (kernels.gradient); threads when the work repays them.
     """
     m = rows.shape[0]
-    threaded = m * net.n_edges >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
     args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
-    if net.n_edges >= BLOCKED_MIN_EDGES:
-        spare, work = space.chunks(1, kernels.block_work_size(net.sizes, m))
-        kernel = kernels.blocked_parallel if threaded else kernels.blocked_serial
-        with _one_matrix_call, one_blas_thread():  # the blocks are the threads; each BLAS call runs on one
-            c = kernel(spare=spare[0], work=work[0], **args)
-    else:
-        n_chunks = kernels.chunk_count(m, net.n_params)
-        partial, work = space.chunks(n_chunks, kernels.sample_work_size(net.sizes) + 1)
-        kernel = kernels.gradient_parallel if threaded and n_chunks > 1 else kernels.gradient_serial
-        c = kernel(partial=partial, work=work, **args)
+    matrices = uses_matrices(net, m)
+    with matrix_call(matrices, net.dtype):
+        if matrices:
+            kernel = kernels.matrix_parallel if threaded(net, m) else kernels.matrix_serial
+            c = kernel(out=X[:0, :0], work=space.matrix(m), **args)
+        else:
+            partial, work = space.chunks(m)
+            kernel = kernels.gradient_parallel if threaded(net, m) and partial.shape[0] > 1 else kernels.gradient_serial
+            c = kernel(partial=partial, work=work, **args)
     grad *= net.dtype.type(1.0 / m)
     if l2:
         for gW, W in zip(net.layer_views(grad)[0], net.weights):
             gW += net.dtype.type(l2) * W
     return float(c) / m
+
+
+def forward(net, X, Y, space, outputs, rows=None):
+    """(summed loss over the rows of X, or 0 when Y is None; the outputs, or none unless asked): one pass.
+
+    rows: the rows to use (default all, in order). Many rows of a large enough network run as
+    matrices (kernels.blocked), others sample by sample.
+    """
+    rows = np.arange(X.shape[0], dtype=np.int64) if rows is None else rows
+    m = rows.shape[0]
+    out = np.empty((m if outputs else 0, net.sizes[-1]), dtype=net.dtype)
+    args = dict(net.kernel_args(), loss=kernels.NO_LOSS if Y is None else net.loss_code, X=X,
+                Y=out if Y is None else Y, rows=rows, out=out)
+    matrices = uses_matrices(net, m)
+    with matrix_call(matrices, net.dtype):
+        if matrices:
+            kernel = kernels.matrix_parallel if threaded(net, m) else kernels.matrix_serial
+            c = kernel(grad=np.empty(0, net.dtype), work=space.matrix(m), **args)
+        else:
+            c = kernels.forward_rows(**args, work=space.sample)
+    return float(c), out

@@ -197,11 +197,7 @@ class MLP:
 
     def _forward(self, X, Y, space, outputs):
         """(summed loss over the rows, or 0 when Y is None; outputs, or no rows unless asked): one pass."""
-        out = np.empty((X.shape[0] if outputs else 0, self.sizes[-1]), dtype=self.dtype)
-        c = kernels.forward_rows(**self.kernel_args(), loss=kernels.NO_LOSS if Y is None else self.loss_code,
-                                 X=X, Y=out if Y is None else Y, rows=np.arange(X.shape[0], dtype=np.int64),
-                                 out=out, work=space.sample)
-        return float(c), out
+        return engine.forward(self, X, Y, space, outputs)
 
     def penalty(self, l2):
         """0.5 * l2 * sum of squared weights (biases excluded)."""

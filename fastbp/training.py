@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import checks, kernels
-from .engine import Workspace, aligned_zeros, batch_gradient
+from . import checks, engine, kernels
+from .engine import Workspace, aligned_zeros
 from .numerical import default_eps, finite_difference_gradient
 from .optimizers import SGD
 from .threads import using_threads
@@ -29,7 +29,10 @@ class TrainingDiverged(FloatingPointError):
 class History:
     """What happened in ``fit``, one entry per completed epoch.
 
-    loss: mean training loss plus the L2 penalty, over the whole training set, after the epoch.
+    loss: the mean of the per-sample losses seen during the epoch, each taken in the forward pass
+    that computed its gradient (before that sample's update), plus the L2 penalty at the epoch's
+    end: what scikit-learn's ``loss_curve_`` and Keras report, at no extra cost. The exact loss of
+    the final parameters over a data set is ``net.loss(X, Y, l2)``.
     val_loss, val_accuracy: on the validation data, when given (accuracy for classifiers).
     seconds: wall time of the epoch's updates (loss evaluation and validation excluded).
     samples: samples seen so far, cumulative.  lr: the learning rate used in the epoch.
@@ -139,18 +142,20 @@ def _epochs(net, X, Y, X_val, Y_val, o):
     history.compile_seconds = time.perf_counter() - start
 
     def run_epoch(order, lr, bar):
+        """The epoch's updates; returns the sum of the per-sample losses seen."""
         if online:
-            optimizer.online_epoch(net, X, Y, order, lr, o.l2, space.sample)
-            return
+            return optimizer.online_epoch(net, X, Y, order, lr, o.l2, space.sample)
+        if o.gradient == "backprop":
+            return optimizer.minibatch_epoch(net, X, Y, order, step_rows, lr, o.l2, space, grad)
+        total = 0.0
         for s in range(0, n, step_rows):
             rows = order[s:s + step_rows]
-            if o.gradient == "backprop":
-                batch_gradient(net, X, Y, rows, o.l2, grad, space)
-            else:
-                finite_difference_gradient(net, X, Y, rows, o.l2, "central", eps, grad, space.sample)
+            total += engine.forward(net, X, Y, space, False, rows)[0]
+            finite_difference_gradient(net, X, Y, rows, o.l2, "central", eps, grad, space.sample)
             optimizer.step(net.params, grad, lr)
             if bar is not None:
                 bar.update(min(s + step_rows, n) - bar.n)
+        return total
 
     epoch_bar = _bar(o.epochs, f"{o.mode} {o.gradient}", o.progress)
     best = (np.inf, None, 0)
@@ -165,11 +170,11 @@ def _epochs(net, X, Y, X_val, Y_val, o):
             order = o.seed.permutation(n) if o.shuffle else in_order
             inner = _bar(n, f"epoch {epoch}/{o.epochs}", o.progress) if o.gradient == "numerical" else None
             start = time.perf_counter()
-            run_epoch(order, lr, inner)
+            seen_loss = run_epoch(order, lr, inner)
             seconds = time.perf_counter() - start
             if inner is not None:
                 inner.close()
-            loss = net._mean_loss(X, Y, o.l2, space)
+            loss = float(seen_loss) / n + (net.penalty(o.l2) if o.l2 else 0.0)
             if not loss <= limit or not np.all(np.isfinite(net.params)):
                 net.params[:] = done[1]
                 epoch_bar.close()
@@ -236,19 +241,16 @@ def _divergence_limit(initial, dtype):
 
 
 def _warm_up(net, X, Y, optimizer, grad, space, online, gradient, step_rows):
-    """Compile (or load from the cache) the kernels this run needs, before any timing.
-
-    Zero-row calls where a kernel allows them, one real gradient (nothing updated) for minibatch and batch.
-    """
+    """Compile (or load from the cache) the kernels this run needs, before any timing: calls that change nothing."""
     none = np.arange(0, dtype=np.int64)
-    optimizer.warm_up(net, X, Y, space.sample, online)
     net._forward(X[:0], Y[:0], space, False)
     if online:
-        return
-    if gradient == "numerical":  # no layers and no rows: nothing is perturbed
+        optimizer.warm_up(net, X, Y, space, grad, "online", step_rows)
+    elif gradient == "backprop":
+        optimizer.warm_up(net, X, Y, space, grad, "minibatch", step_rows)
+    else:  # no layers and no rows: nothing is perturbed
+        optimizer.warm_up(net, X, Y, space, grad, "step", step_rows)
         args = dict(net.kernel_args(), sizes=net.kernel_args()["sizes"][:1])
         kernels.finite_differences(**args, loss=net.loss_code, X=X, Y=Y, rows=none, eps=net.dtype.type(1),
                                    l2=net.dtype.type(0), central=True, lo=np.uint64(0), hi=np.uint64(0), grad=grad,
                                    work=space.sample)
-    else:
-        batch_gradient(net, X, Y, np.arange(step_rows, dtype=np.int64), 0.0, grad, space)

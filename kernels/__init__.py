@@ -6,21 +6,25 @@ No classes, no Python objects, no I/O; fastbp imports the kernels, never the rev
 - layout: layer offsets and work sizes (plain Python, once per model or call)
 - sample: one sample's forward pass and backpropagated gradient (inlined helpers)
 - rows: outputs and losses, and gradients, over many rows, sample by sample
-- gradient, blocked: batch gradients in fixed chunks, or as blocked matrix products; serial or parallel
-- sgd: the per-sample SGD epoch with its fused update, and the SGD step
+- vmath: exp, tanh, sigmoid that vectorise; blas: gemm on parts of flat buffers
+- gradient: batch gradients sample by sample in fixed chunks; blocked: forward passes and batch
+  gradients as matrix products; serial or parallel
+- sgd: the per-sample SGD epoch with its fused update, the minibatch epoch, and the SGD step
 - numerical: finite-difference gradients
 """
 from .activations import CROSS_ENTROPY, IDENTITY, NO_LOSS, RELU, SIGMOID, SOFTMAX, SQUARED, TANH
-from .blocked import blocked_parallel, blocked_serial
+from .blas import resolve_blas
+from .blocked import matrix_parallel, matrix_serial
 from .gradient import gradient_parallel, gradient_serial
 from .layout import block_work_size, chunk_count, layer_offsets, sample_work_size
 from .numerical import finite_differences
 from .rows import forward_rows, gradient_rows
-from .sgd import sgd_epoch, sgd_step
+from .sgd import minibatch_epoch_parallel, minibatch_epoch_serial, sgd_epoch, sgd_step
 
 __all__ = [
     "IDENTITY", "SIGMOID", "TANH", "RELU", "SOFTMAX", "SQUARED", "CROSS_ENTROPY", "NO_LOSS",
     "layer_offsets", "sample_work_size", "block_work_size", "chunk_count",
-    "forward_rows", "gradient_rows", "sgd_epoch", "sgd_step", "finite_differences",
-    "gradient_serial", "gradient_parallel", "blocked_serial", "blocked_parallel",
+    "forward_rows", "gradient_rows", "sgd_epoch", "sgd_step", "minibatch_epoch_serial", "minibatch_epoch_parallel",
+    "finite_differences",
+    "gradient_serial", "gradient_parallel", "matrix_serial", "matrix_parallel", "resolve_blas",
 ]

@@ -35,20 +35,28 @@ def jit_inline(fn):
     return numba.njit(forceinline=True, **OPTIONS)(fn)
 
 
-def jit_serial_and_parallel(fn, reassociate=True):
+def jit_serial_and_parallel(fn, reassociate=True, calls=(), own_loops=True):
     """(serial, parallel): one source compiled twice, `prange` running as `range` in the first.
 
     Both with reference counting on, so they may call BLAS kernels. The serial copy gets its
     own name so the two never share an on-disk cache entry. reassociate=False drops the
     "reassoc" fast-math flag: sums written inline in both builds then run in source order, so
-    the two builds (vectorised differently) still give the same bits.
+    the two builds (vectorised differently) still give the same bits. calls: (source function,
+    serial, parallel) triples: where `fn` calls that source function, the serial build calls
+    `serial` and the parallel build `parallel` (a kernel built on other serial-and-parallel kernels);
+    own_loops=False when `fn` has no prange of its own (its parallel build is then compiled plainly).
     """
-    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
-                              fn.__closure__)
-    copy.__qualname__ = fn.__qualname__ + "_serial"
-    copy.__doc__ = fn.__doc__
-    copy.__module__ = fn.__module__
+    builds = []
+    for suffix, pick in (("_serial", 1), ("", 2)):
+        names = dict(fn.__globals__)
+        for triple in calls:
+            names[triple[0].__name__] = triple[pick]
+        copy = types.FunctionType(fn.__code__, names, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+        copy.__qualname__ = fn.__qualname__ + suffix
+        copy.__doc__ = fn.__doc__
+        copy.__module__ = fn.__module__
+        builds.append(copy)
     options = dict(OPTIONS, _nrt=True)
     if not reassociate:
         options["fastmath"] = set(FASTMATH - {"reassoc"})
-    return numba.njit(**options)(copy), numba.njit(parallel=True, **options)(fn)
+    return numba.njit(**options)(builds[0]), numba.njit(parallel=own_loops, **options)(builds[1])

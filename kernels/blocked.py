@@ -1,134 +1,243 @@
-"""Batch gradients as matrices: BLAS products for the layers, compiled loops for the rest.
+"""Many rows at once as matrices: BLAS products for the layers, compiled loops for the rest.
 
-Per-sample loops run matrix-vector products; with many samples, matrix-matrix products
-(np.dot -> BLAS dgemm/sgemm) reuse each weight across rows. Every product is cut into
-fixed blocks of rows (of the batch: up to MAX_BLOCKS blocks of at least MIN_BLOCK rows; or
-BLOCK rows of W) run under prange, one BLAS thread each: every output element comes from
-one BLAS call over the whole inner dimension, so the bits do not depend on how many
-threads run the blocks.
+Per-sample loops run matrix-vector products, streaming every weight once per sample; with
+many rows, matrix-matrix products (kernels.blas.gemm) reuse each weight across rows.
 
     A_0 = X[rows];  A_{l+1} = f_l(A_l W_l^T + b_l)                      (m, sizes[l+1])
-    D_L = output delta per row;  dW_l = D_l^T A_l;  db_l = sum_rows D_l
-    D_{l-1} = (D_l W_l) * f'(A_l)
-A batch of more than OUTER rows is taken OUTER rows at a time, each part's gradient
-added to the total in order, so the buffers stay bounded.
+    D_L = output delta per row;  D_l = (D_{l+1} W_l) * f'(A_l)
+    dW_l = D_{l+1}^T A_l;  db_l = sum over rows of D_{l+1}
+
+Two parallel loops per OUTER rows: the first takes fixed blocks of rows through every layer,
+forward and back (rows are independent until the gradient sums them); the second takes
+fixed tiles of every dW_l, each one BLAS call over all rows. Blocks and tiles follow from the
+shapes alone, and every output element comes from one call over its whole inner dimension,
+so the bits do not depend on how many threads run them (each BLAS call runs on one thread).
+Rows that are consecutive are read from X in place; others are gathered, a block at a time.
+A batch of more than OUTER rows is taken OUTER rows at a time, the gradient accumulated.
 """
 import numpy as np
 from numba import prange
 
-from ._jit import jit_serial_and_parallel
+from ._jit import jit_inline, jit_serial_and_parallel
 from .activations import activate, activate_with_loss, derivative, output_delta
+from .blas import gemm
 
-MIN_BLOCK = 64  # rows per BLAS call at least
-MAX_BLOCKS = 16  # row blocks of a part; with MIN_BLOCK this fixes each block's rows from m alone
-BLOCK = 64  # rows of W per BLAS call in dW = D^T A
+MIN_BLOCK = 128  # rows per block at least
+MAX_BLOCKS = 8  # row blocks of a part; with MIN_BLOCK this fixes each block's rows from m alone
+TILE_ROWS = 128  # rows of dW per tile
+TILE_COLS = 512  # columns of dW per tile at most
+COLUMNS = 64  # outputs per product when a part is one block of rows
 OUTER = 4096  # rows held in the buffers at once
 
 
-def _blocked_gradient(params, sizes, offsets, acts, loss, X, Y, rows, grad, spare, work):
-    """grad = sum over rows of dC/dparams (overwritten); returns the summed loss.
+@jit_inline
+def _tiles(n_in, n_out):
+    """Tiles of a (n_out, n_in) dW: TILE_ROWS rows by at most TILE_COLS columns, the columns cut evenly."""
+    return ((np.int64(n_out) + TILE_ROWS - 1) // TILE_ROWS) * ((np.int64(n_in) + TILE_COLS - 1) // TILE_COLS)
 
-    grad, spare: (P,), spare used when len(rows) > OUTER; work: (layout.block_work_size(sizes, len(rows)),).
+
+@jit_inline
+def _tile_of(sizes, t):
+    """(layer, its tile) of the t-th tile of all the dW_l, the top layer's first: the last, usually
+    smallest, layer's tiles go first, so the threads' equal shares of tiles hold equal work more often."""
+    l = sizes.shape[0] - 2
+    rest = np.int64(t)
+    while rest >= _tiles(sizes[l], sizes[l + 1]):
+        rest -= _tiles(sizes[l], sizes[l + 1])
+        l -= 1
+    return l, rest
+
+
+@jit_inline
+def _sum_losses(work, losses, n_blocks):
+    """The blocks' losses added in block order."""
+    total = work[losses]
+    for t in range(1, n_blocks):
+        total += work[losses + t]
+    return total
+
+
+def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work):
+    """Forward pass over rows as matrices, and the summed gradient when grad is given; returns the summed loss.
+
+    out: (m, sizes[-1]) receives the outputs, or (0, sizes[-1]) for none. grad: (P,) overwritten
+    with the sum over rows of dC/dparams, or (0,) for none. loss NO_LOSS: no loss, Y not read.
+    work: (layout.block_work_size(sizes, m),).
     """
-    all_rows = rows
-    total_grad = grad
     T = type(params[0])
+    n_layers = sizes.shape[0] - 1
+    n_rows = rows.shape[0]
+    want_grad = grad.shape[0] > 0
+    keep = out.shape[0] > 0
+    n0 = np.int64(sizes[0])
+    n_top = np.int64(sizes[n_layers])
+    n_a = 0
+    for l in range(n_layers + 1):
+        n_a += np.int64(sizes[l])
     total = T(0)
-    n_rows = all_rows.shape[0]
     for start in range(0, n_rows, OUTER):
-        rows = all_rows[start:min(n_rows, start + OUTER)]
-        grad = total_grad if start == 0 else spare
-        m = rows.shape[0]
-        n_layers = sizes.shape[0] - 1
-        n_a = 0
-        width = 0
-        for l in range(n_layers + 1):
-            n_a += np.int64(sizes[l])
-            if l > 0:
-                width = max(width, np.int64(sizes[l]))
+        m = min(n_rows, start + OUTER) - start
+        first = rows[start]
+        in_place = True  # consecutive rows: A_0 is X itself
+        for i in range(m):
+            in_place = in_place and rows[start + i] == first + i
+        d0 = m * n_a  # D_1 ... D_L after A_0 ... A_L, then the blocks' losses
+        losses = d0 + m * (n_a - n0)
         n_blocks = min(MAX_BLOCKS, (m + MIN_BLOCK - 1) // MIN_BLOCK)
-        rows_per_block = (m + n_blocks - 1) // n_blocks
-        d = m * n_a  # D (m, n_out), then D' (m, n_in), then D^T (n_out, m), then the block losses
-        e = d + m * width
-        dt = e + m * width
-        losses = dt + m * width
-
-        n0 = np.int64(sizes[0])
-        for t in prange(n_blocks):
-            work[losses + t] = 0
-            for i in range(t * rows_per_block, min(m, (t + 1) * rows_per_block)):
-                for k in range(n0):
-                    work[i * n0 + k] = X[rows[i], k]
-        a = 0  # where A_l starts in work
-        for l in range(n_layers):
-            n_in = np.int64(sizes[l])
-            n_out = np.int64(sizes[l + 1])
-            p = np.int64(offsets[l])
-            o = a + m * n_in
-            W = params[p:p + n_out * n_in].reshape((n_out, n_in))
-            bias = p + n_out * n_in
+        per_block = (m + n_blocks - 1) // n_blocks
+        if n_blocks > 1:  # blocks of rows through every layer, forward and back
             for t in prange(n_blocks):
-                lo = t * rows_per_block
-                hi = min(m, lo + rows_per_block)
-                np.dot(work[a + lo * n_in:a + hi * n_in].reshape((hi - lo, n_in)), W.T,
-                       work[o + lo * n_out:o + hi * n_out].reshape((hi - lo, n_out)))
-                for i in range(lo, hi):
-                    row = o + i * n_out
-                    for j in range(n_out):
-                        work[row + j] += params[bias + j]
-                    if l < n_layers - 1:
-                        activate(work, np.uint64(row), np.uint64(n_out), acts[l])
+                lo = t * per_block
+                hi = min(m, lo + per_block)
+                work[losses + t] = 0
+                if not in_place:
+                    for i in range(lo, hi):
+                        for k in range(n0):
+                            work[i * n0 + k] = X[rows[start + i], k]
+                a = 0  # A_l starts at a, A_{l+1} at o
+                for l in range(n_layers):
+                    n_in = np.int64(sizes[l])
+                    n_out = np.int64(sizes[l + 1])
+                    p = np.int64(offsets[l])
+                    o = a + m * n_in
+                    if l == 0 and in_place:
+                        gemm(False, True, hi - lo, n_out, n_in, 1.0, X, (first + lo) * n0, n0, params, p, n_in,
+                             0.0, work, o + lo * n_out, n_out)
                     else:
-                        work[losses + t] += activate_with_loss(work, np.uint64(row), np.uint64(n_out), Y, rows[i],
-                                                               acts[l], loss)
-            a = o
+                        gemm(False, True, hi - lo, n_out, n_in, 1.0, work, a + lo * n_in, n_in, params, p, n_in,
+                             0.0, work, o + lo * n_out, n_out)
+                    bias = p + n_out * n_in
+                    code = acts[l]
+                    for i in range(lo, hi):
+                        row = o + i * n_out
+                        for j in range(n_out):
+                            work[row + j] += params[bias + j]
+                        if l < n_layers - 1:
+                            activate(work, np.uint64(row), np.uint64(n_out), code)
+                        else:
+                            work[losses + t] += activate_with_loss(work, np.uint64(row), np.uint64(n_out), Y,
+                                                                   rows[start + i], code, loss)
+                    a = o
+                if keep:
+                    for i in range(lo, hi):
+                        for j in range(n_top):
+                            out[start + i, j] = work[a + i * n_top + j]
+                if want_grad:
+                    d = losses - m * n_top  # D_L
+                    for i in range(lo, hi):
+                        output_delta(work, np.uint64(a + i * n_top), np.uint64(n_top), Y, rows[start + i],
+                                     acts[n_layers - 1], loss, work[d + i * n_top:d + (i + 1) * n_top])
+                    for l in range(n_layers - 1, 0, -1):  # D_l = (D_{l+1} W_l) * f'(A_l), this block's rows
+                        n_in = np.int64(sizes[l])
+                        n_out = np.int64(sizes[l + 1])
+                        a -= m * n_in
+                        e = d - m * n_in
+                        gemm(False, False, hi - lo, n_in, n_out, 1.0, work, d + lo * n_out, n_out, params,
+                             np.int64(offsets[l]), n_in, 0.0, work, e + lo * n_in, n_in)
+                        code = acts[l - 1]
+                        for q in range(lo * n_in, hi * n_in):
+                            work[e + q] *= derivative(work[a + q], code)
+                        d = e
+        else:  # one block of rows: each layer's product cut by columns instead, so small batches use the threads
+            work[losses] = 0
+            if not in_place:
+                for i in range(m):
+                    for k in range(n0):
+                        work[i * n0 + k] = X[rows[start + i], k]
+            a = 0
+            for l in range(n_layers):
+                n_in = np.int64(sizes[l])
+                n_out = np.int64(sizes[l + 1])
+                p = np.int64(offsets[l])
+                o = a + m * n_in
+                bias = p + n_out * n_in
+                code = acts[l]
+                hidden = l < n_layers - 1
+                for t in prange((n_out + COLUMNS - 1) // COLUMNS):
+                    c0 = t * COLUMNS
+                    c1 = min(n_out, c0 + COLUMNS)
+                    if l == 0 and in_place:
+                        gemm(False, True, m, c1 - c0, n_in, 1.0, X, first * n0, n0, params, p + c0 * n_in, n_in,
+                             0.0, work, o + c0, n_out)
+                    else:
+                        gemm(False, True, m, c1 - c0, n_in, 1.0, work, a, n_in, params, p + c0 * n_in, n_in,
+                             0.0, work, o + c0, n_out)
+                    for i in range(m):
+                        row = o + i * n_out
+                        for j in range(c0, c1):
+                            work[row + j] += params[bias + j]
+                        if hidden:
+                            activate(work, np.uint64(row + c0), np.uint64(c1 - c0), code)
+                if not hidden:
+                    for i in range(m):
+                        work[losses] += activate_with_loss(work, np.uint64(o + i * n_out), np.uint64(n_out), Y,
+                                                           rows[start + i], code, loss)
+                a = o
+            if keep:
+                for i in range(m):
+                    for j in range(n_top):
+                        out[start + i, j] = work[a + i * n_top + j]
+            if want_grad:
+                d = losses - m * n_top
+                for i in range(m):
+                    output_delta(work, np.uint64(a + i * n_top), np.uint64(n_top), Y, rows[start + i],
+                                 acts[n_layers - 1], loss, work[d + i * n_top:d + (i + 1) * n_top])
+                for l in range(n_layers - 1, 0, -1):
+                    n_in = np.int64(sizes[l])
+                    n_out = np.int64(sizes[l + 1])
+                    a -= m * n_in
+                    e = d - m * n_in
+                    code = acts[l - 1]
+                    for t in prange((n_in + COLUMNS - 1) // COLUMNS):
+                        c0 = t * COLUMNS
+                        c1 = min(n_in, c0 + COLUMNS)
+                        gemm(False, False, m, c1 - c0, n_out, 1.0, work, d, n_out, params, np.int64(offsets[l]) + c0,
+                             n_in, 0.0, work, e + c0, n_in)
+                        for i in range(m):
+                            for k in range(c0, c1):
+                                work[e + i * n_in + k] *= derivative(work[a + i * n_in + k], code)
+                    d = e
 
-        n_top = np.int64(sizes[n_layers])
-        for t in prange(n_blocks):
-            for i in range(t * rows_per_block, min(m, (t + 1) * rows_per_block)):
-                output_delta(work, np.uint64(a + i * n_top), np.uint64(n_top), Y, rows[i], acts[n_layers - 1],
-                             loss, work[d + i * n_top:d + (i + 1) * n_top])
-        for l in range(n_layers - 1, -1, -1):
+        total += _sum_losses(work, losses, n_blocks)
+        if not want_grad:
+            continue
+        n_tiles = 0
+        for l in range(n_layers):
+            n_tiles += _tiles(sizes[l], sizes[l + 1])
+        beta = 0.0 if start == 0 else 1.0
+        for t in prange(n_tiles):  # dW_l = D_{l+1}^T A_l and db_l, a tile of W_l's rows and columns each
+            l, rest = _tile_of(sizes, t)
+            a = 0
+            d = d0
+            for k in range(l):
+                a += m * np.int64(sizes[k])
+                d += m * np.int64(sizes[k + 1])
             n_in = np.int64(sizes[l])
             n_out = np.int64(sizes[l + 1])
             p = np.int64(offsets[l])
-            a -= m * n_in
-            bias = p + n_out * n_in
-            for t in prange(n_blocks):  # D^T, so that rows of dW = D^T A come from contiguous rows
-                for i in range(t * rows_per_block, min(m, (t + 1) * rows_per_block)):
-                    for j in range(n_out):
-                        work[dt + j * m + i] = work[d + i * n_out + j]
-            A_in = work[a:a + m * n_in].reshape((m, n_in))
-            for t in prange((n_out + BLOCK - 1) // BLOCK):  # dW_l, db_l by blocks of W's rows
-                lo = t * BLOCK
-                hi = min(n_out, lo + BLOCK)
-                np.dot(work[dt + lo * m:dt + hi * m].reshape((hi - lo, m)), A_in,
-                       grad[p + lo * n_in:p + hi * n_in].reshape((hi - lo, n_in)))
-                for j in range(lo, hi):
-                    s = T(0)
-                    for i in range(m):
-                        s += work[dt + j * m + i]
-                    grad[bias + j] = s
-            if l == 0:
-                break
-            W = params[p:p + n_out * n_in].reshape((n_out, n_in))
-            for t in prange(n_blocks):  # D_{l-1} = (D_l W_l) * f'(A_l), by blocks of rows
-                lo = t * rows_per_block
-                hi = min(m, lo + rows_per_block)
-                np.dot(work[d + lo * n_out:d + hi * n_out].reshape((hi - lo, n_out)), W,
-                       work[e + lo * n_in:e + hi * n_in].reshape((hi - lo, n_in)))
-                for i in range(lo, hi):
-                    for k in range(n_in):
-                        work[e + i * n_in + k] *= derivative(work[a + i * n_in + k], acts[l - 1])
-            d, e = e, d
-        for t in range(n_blocks):
-            total += work[losses + t]
-        if start > 0:
-            for q in prange(total_grad.shape[0]):
-                total_grad[q] += spare[q]
+            n_cols = (n_in + TILE_COLS - 1) // TILE_COLS
+            cols = (n_in + n_cols - 1) // n_cols
+            r0 = (rest // n_cols) * TILE_ROWS
+            r1 = min(n_out, r0 + TILE_ROWS)
+            c0 = (rest % n_cols) * cols
+            c1 = min(n_in, c0 + cols)
+            if l == 0 and in_place:
+                gemm(True, False, r1 - r0, c1 - c0, m, 1.0, work, d + r0, n_out, X, first * n0 + c0, n0,
+                     beta, grad, p + r0 * n_in + c0, n_in)
+            else:
+                gemm(True, False, r1 - r0, c1 - c0, m, 1.0, work, d + r0, n_out, work, a + c0, n_in,
+                     beta, grad, p + r0 * n_in + c0, n_in)
+            if c0 == 0:
+                bias = p + n_out * n_in
+                if start == 0:
+                    for j in range(r0, r1):
+                        grad[bias + j] = 0
+                for i in range(m):
+                    for j in range(r0, r1):
+                        grad[bias + j] += work[d + i * n_out + j]
     return total
 
 
 # Written inline, the row loops here are vectorised differently in the two builds: with
 # re-association they gave bits that differed by an ulp, so it is off for this kernel.
-blocked_serial, blocked_parallel = jit_serial_and_parallel(_blocked_gradient, reassociate=False)
+matrix_serial, matrix_parallel = jit_serial_and_parallel(_matrix_rows, reassociate=False)

@@ -20,11 +20,10 @@ def sample_work_size(sizes):
 
 
 def block_work_size(sizes, m):
-    """Work elements of the matrix kernel for m rows (at most OUTER at once): every A, D, D', D^T,
+    """Work elements of the matrix kernel for m rows (at most OUTER at once): every A_l and D_l,
     and a loss per block."""
     m = min(m, OUTER)
-    width = max(sizes[1:])
-    return m * (sum(sizes) + 3 * width) + MAX_BLOCKS
+    return m * (sum(sizes) + sum(sizes[1:])) + MAX_BLOCKS
 
 
 def chunk_count(n_rows, n_params):

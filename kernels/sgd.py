@@ -1,12 +1,15 @@
-"""Stochastic gradient descent with momentum: the per-sample epoch with its fused update, and the
-update step that minibatch and batch training apply to a whole gradient.
+"""Stochastic gradient descent with momentum: the per-sample epoch with its fused update, the
+minibatch epoch (one compiled call, every batch's gradient and update inside), and the update
+step applied to a whole gradient.
 
 g = dC/dw + l2 w (biases: no l2);  v = mu v - lr g;  w += v   (mu = 0: w -= lr g).
 """
 import numpy as np
 
-from ._jit import jit, jit_inline
+from ._jit import jit, jit_inline, jit_serial_and_parallel
 from .activations import FALSE, derivative, output_delta
+from .blocked import _matrix_rows, matrix_parallel, matrix_serial
+from .gradient import _gradient_chunks, gradient_parallel, gradient_serial
 from .sample import forward_sample, sample_buffers
 
 # The per-sample epoch fuses the next sample's layer-0 forward into the layer-0 update from this
@@ -122,3 +125,52 @@ def sgd_step(params, velocity, grad, lr, momentum):
             v = momentum * velocity[q] - lr * grad[q]
             velocity[q] = v
             params[q] += v
+
+
+@jit_inline
+def _mean_step(params, velocity, sizes, offsets, grad, scale, lr, mu, l2):
+    """params from the summed gradient of a batch: g = scale grad + l2 w (biases: no l2), then
+    v = mu v - lr g; w += v (w -= lr g when mu = 0)."""
+    T = type(params[0])
+    for l in range(sizes.shape[0] - 1):
+        p = np.int64(offsets[l])
+        n_w = np.int64(sizes[l]) * np.int64(sizes[l + 1])
+        end = np.int64(offsets[l + 1])
+        for q in range(p, end):
+            g = grad[q] * scale
+            if q < p + n_w:
+                g += l2 * params[q]
+            if mu == T(0):
+                params[q] -= lr * g
+            else:
+                v = mu * velocity[q] - lr * g
+                velocity[q] = v
+                params[q] += v
+
+
+def _minibatch_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, batch, lr, momentum, l2,
+                     matrix, grad, work, partial, chunk_work):
+    """One minibatch epoch in one call: for each run of `batch` entries of rows (the last may be
+    shorter), the batch's mean gradient (as matrices when `matrix`, else sample by sample in
+    chunks), L2 added, and the SGD step. Returns the sum of the per-sample losses, each taken in
+    its batch's forward pass, before that batch's update.
+
+    grad: (P,) scratch; work: the matrix kernel's buffer; partial, chunk_work: the chunked kernel's.
+    """
+    T = type(params[0])
+    total = T(0)
+    n = rows.shape[0]
+    no_outputs = X[:0, :0]
+    for start in range(0, n, batch):
+        part = rows[start:min(n, start + batch)]
+        if matrix:
+            total += _matrix_rows(params, sizes, offsets, acts, loss, X, Y, part, no_outputs, grad, work)
+        else:
+            total += _gradient_chunks(params, sizes, offsets, acts, loss, X, Y, part, grad, partial, chunk_work)
+        _mean_step(params, velocity, sizes, offsets, grad, T(1) / T(part.shape[0]), lr, momentum, l2)
+    return total
+
+
+minibatch_epoch_serial, minibatch_epoch_parallel = jit_serial_and_parallel(
+    _minibatch_epoch, calls=((_matrix_rows, matrix_serial, matrix_parallel),
+                             (_gradient_chunks, gradient_serial, gradient_parallel)), own_loops=False)

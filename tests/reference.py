@@ -81,9 +81,13 @@ def sample_gradient(network, x, y, acts, loss):
     return [(np.outer(d, a), d) for d, a in zip(deltas, activations[:-1])]
 
 
+def penalty(network, l2):
+    return 0.5 * l2 * sum(np.sum(W * W) for W, _ in network)
+
+
 def mean_loss(network, X, Y, acts, loss, l2=0.0):
     c = np.mean([sample_loss(feedforward(network, x, acts)[-1], y, loss, acts[-1]) for x, y in zip(X, Y)])
-    return c + 0.5 * l2 * sum(np.sum(W * W) for W, _ in network)
+    return c + penalty(network, l2)
 
 
 def batch_gradient(network, X, Y, acts, loss, l2=0.0):
@@ -102,11 +106,16 @@ def batch_update_nn(network, grads, eta):
     return [(W - eta * gW, b - eta * gb) for (W, b), (gW, gb) in zip(network, grads)]
 
 
-def sgd_nn(network, X, Y, order, acts, loss, eta, momentum=0.0, l2=0.0, velocity=None):
-    """One online epoch over rows in `order`: per sample g = dC/dw + l2 w; v = mu v - eta g; w += v."""
+def sgd_nn(network, X, Y, order, acts, loss, eta, momentum=0.0, l2=0.0, velocity=None, seen=None):
+    """One online epoch over rows in `order`: per sample g = dC/dw + l2 w; v = mu v - eta g; w += v.
+
+    seen: a list to which each sample's loss is appended, taken before its update.
+    """
     if velocity is None:
         velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in network]
     for r in order:
+        if seen is not None:
+            seen.append(sample_loss(feedforward(network, X[r], acts)[-1], Y[r], loss, acts[-1]))
         grads = sample_gradient(network, X[r], Y[r], acts, loss)
         grads = [(gW + l2 * W, gb) for (gW, gb), (W, _) in zip(grads, network)]
         velocity = [(momentum * vW - eta * gW, momentum * vb - eta * gb)

@@ -6,14 +6,14 @@ from conftest import HEADS, HIDDEN, random_problem
 
 import fastbp
 from fastbp import kernels
-from fastbp.engine import BLOCKED_MIN_EDGES, PARALLEL_MIN_WORK, Workspace
+from fastbp.engine import PARALLEL_MIN_WORK, Workspace, uses_matrices
 
 two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 cores")
 
 
 @two_threads
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("sizes", [[20, 64, 32, 5], [120, 100, 5]])  # sample by sample; as matrices
+@pytest.mark.parametrize("sizes", [[20, 16, 16, 5], [120, 100, 5]])  # sample by sample; as matrices
 def test_gradient_is_bit_identical_on_one_and_two_threads(rng, dtype, sizes):
     net = fastbp.MLP(sizes, hidden="relu", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
     X, Y = random_problem(rng, sizes, "softmax", n=1000)  # 16 chunks or 16 row blocks, on threads
@@ -36,13 +36,12 @@ def test_serial_and_parallel_builds_agree_bit_for_bit(rng, blocked):
         grad = np.empty(net.n_params)
         args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
         if blocked:
-            spare, work = Workspace(net).chunks(1, kernels.block_work_size(sizes, n))
-            kernel = kernels.blocked_serial if serial else kernels.blocked_parallel
-            loss = kernel(spare=spare[0], work=work[0], **args)
+            kernel = kernels.matrix_serial if serial else kernels.matrix_parallel
+            loss = kernel(out=np.empty((0, sizes[-1])), work=Workspace(net).matrix(n), **args)
         else:
             n_chunks = kernels.chunk_count(n, net.n_params)
             assert n_chunks > 1
-            partial, work = Workspace(net).chunks(n_chunks, kernels.sample_work_size(sizes) + 1)
+            partial, work = Workspace(net).chunks(n)
             kernel = kernels.gradient_serial if serial else kernels.gradient_parallel
             loss = kernel(partial=partial, work=work, **args)
         grads.append((grad, loss))
@@ -61,13 +60,13 @@ def test_blocked_chunks_match_the_reference(rng, hidden, head):
     sizes = [100, 80, 40, 4]
     net = fastbp.MLP(sizes, hidden=hidden, output=output, loss=loss, seed=5)
     X, Y = random_problem(rng, sizes, output, n=300)
-    assert net.n_edges >= BLOCKED_MIN_EDGES
+    assert uses_matrices(net, 300)
     expected = ref.batch_gradient(ref.unflatten(net.params, sizes), X, Y, acts_of(net), loss, l2=0.01)
     np.testing.assert_allclose(net.gradient(X, Y, l2=0.01), ref.flatten(expected), rtol=1e-9, atol=1e-13)
 
 
 @two_threads
-@pytest.mark.parametrize("sizes", [[30, 48, 4], [120, 100, 4]])  # sample by sample; as matrices
+@pytest.mark.parametrize("sizes", [[30, 20, 4], [120, 100, 4]])  # sample by sample; as matrices
 def test_minibatch_loss_curve_is_the_same_on_one_and_two_threads(rng, sizes):
     X, Y = random_problem(rng, sizes, "softmax", n=2048)
     curves = []
@@ -95,16 +94,28 @@ def test_chunk_count_depends_on_the_work_only():
 
 
 @two_threads
-@pytest.mark.parametrize("n", [1, 50, 3000])
+@pytest.mark.parametrize("n", [8, 50, 200, 3000, 5000])  # one block of rows; several; more than OUTER rows
 def test_matrix_path_is_bit_identical_on_one_and_two_threads(rng, n):
     sizes = [300, 200, 10]
     net = fastbp.MLP(sizes, hidden="sigmoid", output="softmax", loss="cross_entropy", seed=6)
     X, Y = random_problem(rng, sizes, "softmax", n=n)
-    assert net.n_edges >= BLOCKED_MIN_EDGES
+    assert uses_matrices(net, n)
     np.testing.assert_array_equal(net.gradient(X, Y, n_threads=1), net.gradient(X, Y, n_threads=2))
+    rows = rng.permutation(n)  # gathered rows, not X in place
+    np.testing.assert_array_equal(net.gradient(X[rows], Y[rows], n_threads=1),
+                                  net.gradient(X[rows], Y[rows], n_threads=2))
+    before = numba.get_num_threads()
+    try:
+        outputs = []
+        for n_threads in (1, 2):
+            numba.set_num_threads(n_threads)
+            outputs.append(net.forward(X))
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(*outputs)
 
 
-@pytest.mark.parametrize("sizes", [[20, 64, 32, 5], [120, 100, 5]])  # sample by sample; as matrices
+@pytest.mark.parametrize("sizes", [[20, 16, 16, 5], [120, 100, 5]])  # sample by sample; as matrices
 def test_concurrent_gradient_calls_on_one_network_give_the_serial_result(rng, sizes):
     """Every call has its own buffers, and BLAS is held to one thread per calling thread, so calls
     from two threads never write each other's sums and give the main thread's bits."""
