@@ -52,8 +52,18 @@ def _numeric_array(values, name):
     return arr
 
 
+def _all_finite(arr):
+    """Whether every element is finite. NaN and inf carry into a sum, so a finite sum answers at
+    the cost of one read; a sum that overflows (or an inf) falls back to checking each element."""
+    if arr.dtype.kind not in "fc":
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(arr)
+    return bool(np.isfinite(total)) or bool(np.all(np.isfinite(arr)))
+
+
 def _check_finite(arr, name, first_row=0, rows="row"):
-    if not np.all(np.isfinite(arr)):
+    if not _all_finite(arr):
         row = int(np.argwhere(~np.isfinite(arr))[0][0]) + first_row
         raise ValueError(f"{name} contains NaN or inf (first in {rows} {row})")
 
@@ -63,7 +73,7 @@ def _cast(arr, dtype, name):
     _check_finite(arr, name)
     with np.errstate(over="ignore"):  # reported below, in words
         out = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.all(np.isfinite(out)):
+    if out is not arr and not _all_finite(out):
         raise ValueError(f"{name} has values beyond the {np.dtype(dtype).name} range (largest magnitude "
                          f"{float(np.max(np.abs(arr))):.3g}, the most is {float(np.finfo(dtype).max):.3g}): "
                          "rescale it or use float64")

@@ -5,6 +5,7 @@ choice gives the same bits on any number of threads.
 """
 import contextlib
 import threading
+import weakref
 
 import numba
 import numpy as np
@@ -64,11 +65,34 @@ class Workspace:
         return self._partial[:n_chunks], self._work[:n_chunks]
 
     def matrix(self, m):
-        """The matrix kernel's work buffer for m rows."""
+        """The matrix kernel's work buffer for m rows (kept for the next call up to KEEP_BYTES)."""
         n = kernels.block_work_size(self.sizes, m)
         if self._matrix.shape[0] < n:
-            self._matrix = aligned_zeros(n, self.dtype)
+            buffer = aligned_zeros(n, self.dtype)
+            if n * self.dtype.itemsize > KEEP_BYTES:
+                return buffer
+            self._matrix = buffer
         return self._matrix[:n]
+
+
+#: a workspace keeps a matrix buffer of at most this size for its next call (larger ones are freed)
+KEEP_BYTES = 64 << 20
+_local = threading.local()
+
+
+def workspace(net):
+    """This thread's workspace for one-off calls on `net` (forward, loss, gradient), kept between them.
+
+    A first call pays for allocating and touching the buffers (at 4,096 rows of 784-128-10, as
+    long as the forward pass itself); later ones reuse them. Each thread has its own.
+    """
+    spaces = getattr(_local, "spaces", None)
+    if spaces is None:
+        spaces = _local.spaces = weakref.WeakKeyDictionary()
+    space = spaces.get(net)
+    if space is None or space.n_params != net.n_params or space.dtype != net.dtype:
+        space = spaces[net] = Workspace(net)
+    return space
 
 
 def uses_matrices(net, m):

@@ -193,7 +193,7 @@ class MLP:
     # -- evaluation ----------------------------------------------------------------------
     def forward(self, X):
         """Network outputs a^L for each row of X: (n_samples, sizes[-1])."""
-        return self._forward(self._inputs(X), None, engine.Workspace(self), True)[1]
+        return self._forward(self._inputs(X), None, engine.workspace(self), True)[1]
 
     def _forward(self, X, Y, space, outputs):
         """(summed loss over the rows, or 0 when Y is None; outputs, or no rows unless asked): one pass."""
@@ -210,7 +210,7 @@ class MLP:
         """Mean per-sample loss over the rows, plus 0.5 * l2 * sum W^2."""
         l2 = checks.check_float(l2, "l2", low=0.0)
         X = self._inputs(X)
-        return self._mean_loss(X, self._targets(Y, X.shape[0]), l2, engine.Workspace(self))
+        return self._mean_loss(X, self._targets(Y, X.shape[0]), l2, engine.workspace(self))
 
     def gradient(self, X, Y, l2=0.0, n_threads=None):
         """Gradient of ``loss(X, Y, l2)`` with respect to ``params``, in the same flat layout.
@@ -223,7 +223,7 @@ class MLP:
         grad = aligned_zeros(self.n_params, self.dtype)
         with using_threads(n_threads):
             engine.batch_gradient(self, X, Y, np.arange(X.shape[0], dtype=np.int64), l2, grad,
-                                  engine.Workspace(self))
+                                  engine.workspace(self))
         return grad
 
     def predict(self, X):
@@ -274,6 +274,8 @@ class MLP:
         Returns
         -------
         History
+            ``history.loss``: per epoch, the mean of the per-sample losses seen during it (each
+            taken before its sample's own update) plus the L2 penalty at its end.
             Ctrl-C at any moment after compiling stops training (once the running kernel call
             returns) and keeps the model and history as they were after the last whole epoch
             (``history.stopped == "interrupted"``).
@@ -282,7 +284,7 @@ class MLP:
         ------
         TrainingDiverged
             When the loss becomes NaN or inf, or grows beyond 1000 times its value before training
-            (or beyond the square root of the dtype's largest number); the parameters are restored
+            (taken on up to 1,024 evenly spaced rows), or beyond the square root of the dtype's largest number); the parameters are restored
             to the end of the previous epoch.
         RuntimeError
             When ``fit`` is already running on this network in another thread.

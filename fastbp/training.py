@@ -162,7 +162,8 @@ def _epochs(net, X, Y, X_val, Y_val, o):
     done = (0, net.params.copy())  # (whole epochs, the parameters after them): rebound in one step
     seen = 0
     try:  # Ctrl-C anywhere in here keeps the model and history of the last whole epoch
-        initial = net._mean_loss(X, Y, o.l2, space)
+        probe = np.unique(np.linspace(0, n - 1, min(n, DIVERGENCE_PROBE_ROWS)).astype(np.int64))
+        initial = net._mean_loss(X[probe], Y[probe], o.l2, space)
         limit = _divergence_limit(initial, net.dtype)
         for epoch in range(1, o.epochs + 1):
             lr = o.lr / (seen + 1) ** o.power_t if o.schedule == "invscaling" else o.lr
@@ -225,6 +226,8 @@ def _epochs(net, X, Y, X_val, Y_val, o):
 
 #: training has diverged when the loss exceeds this many times its value before training (or 1)
 DIVERGED_GROWTH = 1e3
+#: the loss before training is taken on at most this many rows, evenly spaced
+DIVERGENCE_PROBE_ROWS = 1024
 
 
 def _safe_loss(dtype):
