@@ -130,20 +130,26 @@ def sgd_step(params, velocity, grad, lr, momentum):
 @jit_inline
 def _mean_step(params, velocity, sizes, offsets, grad, scale, lr, mu, l2):
     """params from the summed gradient of a batch: g = scale grad + l2 w (biases: no l2), then
-    v = mu v - lr g; w += v (w -= lr g when mu = 0)."""
+    v = mu v - lr g; w += v (w -= lr g when mu = 0). Branch-free loops, so they vectorise."""
     T = type(params[0])
     for l in range(sizes.shape[0] - 1):
-        p = np.int64(offsets[l])
-        n_w = np.int64(sizes[l]) * np.int64(sizes[l + 1])
-        end = np.int64(offsets[l + 1])
-        for q in range(p, end):
-            g = grad[q] * scale
-            if q < p + n_w:
-                g += l2 * params[q]
-            if mu == T(0):
-                params[q] -= lr * g
-            else:
-                v = mu * velocity[q] - lr * g
+        p = offsets[l]  # unsigned, as offsets are: no negative-index check, so the loops vectorise
+        bias = p + sizes[l] * sizes[l + 1]
+        end = offsets[l + 1]
+        if mu == T(0):
+            decay = T(1) - lr * l2  # w - lr (s g + l2 w) = decay w - (lr s) g
+            step = lr * scale
+            for q in range(p, bias):
+                params[q] = decay * params[q] - step * grad[q]
+            for q in range(bias, end):
+                params[q] -= step * grad[q]
+        else:
+            for q in range(p, bias):
+                v = mu * velocity[q] - lr * (grad[q] * scale + l2 * params[q])
+                velocity[q] = v
+                params[q] += v
+            for q in range(bias, end):
+                v = mu * velocity[q] - lr * (grad[q] * scale)
                 velocity[q] = v
                 params[q] += v
 
