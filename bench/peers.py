@@ -8,9 +8,9 @@ None when their package is not installed.
 import numpy as np
 
 
-def layers_of(net):
-    """[(W, b)] float64 copies of a fastbp model's parameters."""
-    return [(W.astype(np.float64).copy(), b.astype(np.float64).copy()) for W, b in zip(net.weights, net.biases)]
+def layers_of(net, dtype=np.float64):
+    """[(W, b)] copies of a fastbp model's parameters, float64 unless asked."""
+    return [(W.astype(dtype), b.astype(dtype)) for W, b in zip(net.weights, net.biases)]
 
 
 def _sigmoid(z):
@@ -95,16 +95,17 @@ def jax_batch_gradient(layers, X, Y):
     return run
 
 
-def _torch_mlp(torch, layers, output_act=None):
+def _torch_mlp(torch, layers, hidden="sigmoid"):
+    """A Sequential of Linear layers in the weights' dtype, sigmoid or tanh between them."""
     mods = []
     for l, (W, b) in enumerate(layers):
-        lin = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
+        lin = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.from_numpy(W).dtype)
         with torch.no_grad():
             lin.weight.copy_(torch.from_numpy(W))
             lin.bias.copy_(torch.from_numpy(b))
         mods.append(lin)
         if l < len(layers) - 1:
-            mods.append(torch.nn.Sigmoid())
+            mods.append(torch.nn.Sigmoid() if hidden == "sigmoid" else torch.nn.Tanh())
     return torch.nn.Sequential(*mods)
 
 
@@ -246,3 +247,104 @@ def sklearn_sgd(start, X, Y, lr):
 
 SGD_PEERS = {"numpy": numpy_sgd, "torch": torch_sgd, "jax-step": jax_step_sgd, "jax-scan": jax_scan_sgd,
              "sklearn": sklearn_sgd}
+
+
+# -- minibatch epochs (tanh hidden, softmax + mean cross-entropy, plain SGD, in the given order) -----
+
+def _batches(X, Y, batch):
+    return [(X[s:s + batch], Y[s:s + batch]) for s in range(0, X.shape[0], batch)]
+
+
+def numpy_minibatch(start, X, Y, batch, lr):
+    """A NumPy loop over the batches: matrix products, np.tanh, the update in place."""
+    layers = [(W.copy(), b.copy()) for W, b in start]
+
+    def setup():
+        for (W, b), (W0, b0) in zip(layers, start):
+            W[...] = W0
+            b[...] = b0
+
+    def run():
+        for Xb, Yb in _batches(X, Y, batch):
+            acts = [Xb]
+            for l, (W, b) in enumerate(layers):
+                z = acts[-1] @ W.T + b
+                acts.append(_softmax(z) if l == len(layers) - 1 else np.tanh(z))
+            delta = (acts[-1] - Yb) / Xb.shape[0]
+            for l in range(len(layers) - 1, -1, -1):
+                W, b = layers[l]
+                below = (delta @ W) * (1 - acts[l] * acts[l]) if l else None
+                W -= lr * (delta.T @ acts[l])
+                b -= lr * delta.sum(axis=0)
+                delta = below
+
+    return setup, run, lambda: layers
+
+
+def torch_minibatch(start, X, Y, batch, lr, n_threads):
+    """The usual PyTorch loop: forward, cross_entropy, backward, optim.SGD step, per batch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(n_threads)
+    model = _torch_mlp(torch, start, hidden="tanh")
+    lins = [m for m in model if isinstance(m, torch.nn.Linear)]
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    Xt, labels = torch.from_numpy(X), torch.from_numpy(Y.argmax(axis=1))
+
+    def setup():
+        with torch.no_grad():
+            for m, (W, b) in zip(lins, start):
+                m.weight.copy_(torch.from_numpy(W))
+                m.bias.copy_(torch.from_numpy(b))
+
+    def run():
+        for s in range(0, Xt.shape[0], batch):
+            opt.zero_grad(set_to_none=False)
+            torch.nn.functional.cross_entropy(model(Xt[s:s + batch]), labels[s:s + batch]).backward()
+            opt.step()
+
+    def result():
+        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in lins]
+    return setup, run, result
+
+
+def jax_scan_minibatch(start, X, Y, batch, lr):
+    """The whole epoch as one jitted lax.scan over the batches (whole batches only: n % batch == 0)."""
+    found = _jax()
+    if found is None:
+        return None
+    jax, jnp = found
+    n = X.shape[0]
+    if n % batch:
+        raise ValueError("jax_scan_minibatch needs whole batches")
+
+    def loss(params, x, y):
+        a = x
+        for l, (W, b) in enumerate(params):
+            a = a @ W.T + b if l == len(params) - 1 else jnp.tanh(a @ W.T + b)
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(a), axis=1))
+
+    def step(params, xy):
+        g = jax.grad(loss)(params, *xy)
+        return [(W - lr * gW, b - lr * gb) for (W, b), (gW, gb) in zip(params, g)], None
+
+    epoch = jax.jit(lambda p, Xs, Ys: jax.lax.scan(step, p, (Xs, Ys))[0])
+    Xs = jnp.asarray(X.reshape(n // batch, batch, X.shape[1]))
+    Ys = jnp.asarray(Y.reshape(n // batch, batch, Y.shape[1]))
+    first = [(jnp.asarray(W), jnp.asarray(b)) for W, b in start]
+    state = {}
+
+    def setup():
+        state["params"] = first
+
+    def run():
+        state["params"] = jax.block_until_ready(epoch(state["params"], Xs, Ys))
+
+    def result():
+        return [(np.asarray(W), np.asarray(b)) for W, b in state["params"]]
+    return setup, run, result
+
+
+MINIBATCH_PEERS = {"numpy": numpy_minibatch, "torch": torch_minibatch, "jax-scan": jax_scan_minibatch}

@@ -38,7 +38,7 @@ def write_results(root):
         figure = RESULTS_DIR / "batch.png"
         if rows_of(suites, "batch_gradient"):
             plot_batch(suites, root / figure)
-        parts += [sgd_section(suites), batch_section(suites, figure.as_posix()),
+        parts += [sgd_section(suites), minibatch_section(suites), batch_section(suites, figure.as_posix()),
                   kernels_section(suites)]
         if info:
             parts += [f"Benchmarks machine: {describe(info)}.", ""]
@@ -105,29 +105,77 @@ def sgd_section(result):
     return "\n".join(lines) + "\n"
 
 
+def ceiling2(result):
+    """Multiply-adds per second of the 2-thread matrix-product ceiling, by dtype."""
+    return {b["extra_info"]["dtype"]: b["extra_info"]["multiply_adds"] / b["stats"]["median"]
+            for b in rows_of(result, "ceiling2")}
+
+
 def batch_section(result, figure):
     rows = rows_of(result, "batch_gradient")
     if not rows:
         return ""
     impls = [i for i in ("fastbp-1-thread", "fastbp-2-threads", "numpy", "torch", "jax")
              if any(b["extra_info"]["implementation"] == i for b in rows)]
+    peaks = ceiling2(result)
     lines = ["## Batch gradient: samples per second against batch size", "",
-             "Mean gradient of softmax + cross-entropy over the batch, sigmoid hidden layers, float64; fastbp on "
+             "Mean gradient of softmax + cross-entropy over the batch, sigmoid hidden layers; fastbp on "
              "1 and 2 threads, NumPy (matrix products, 2 BLAS threads), PyTorch (loss.backward, 2 threads), JAX "
-             "(jit(grad)). Answers checked against NumPy. Median of the rounds.", "",
+             "(jit(grad)). Answers checked against NumPy in float64. Median of the rounds. \"of ceiling\": "
+             "fastbp's 2-thread multiply-adds per second (3E - E_0 per sample) over the 2-thread matrix-product "
+             "ceiling of the same dtype, measured in the same run.", "",
              f"![batch gradient throughput]({figure})", "",
-             "| shape | batch | " + " | ".join(impls) + " | fastbp 2 threads / best peer | 2 threads / 1 |",
-             "|---|---|" + "---|" * len(impls) + "---|---|"]
-    keys = list(dict.fromkeys((b["extra_info"]["shape"], b["extra_info"]["batch"]) for b in rows))
-    for shape, batch in keys:
+             "| shape | batch | dtype | " + " | ".join(impls) + " | fastbp 2 threads / best peer | 2 threads / 1 "
+             "| of ceiling |",
+             "|---|---|---|" + "---|" * len(impls) + "---|---|---|"]
+    keys = list(dict.fromkeys((b["extra_info"]["shape"], b["extra_info"]["batch"], b["extra_info"].get("dtype"))
+                              for b in rows))
+    for shape, batch, dtype in keys:
         by = {b["extra_info"]["implementation"]: _rate(b) for b in rows
-              if (b["extra_info"]["shape"], b["extra_info"]["batch"]) == (shape, batch)}
+              if (b["extra_info"]["shape"], b["extra_info"]["batch"], b["extra_info"].get("dtype"))
+              == (shape, batch, dtype)}
         peer = max((r for i, r in by.items() if not i.startswith("fastbp")), default=None)
         two, one = by.get("fastbp-2-threads"), by.get("fastbp-1-thread")
         cells = " | ".join(f"{by[i]:,.0f}" if i in by else "-" for i in impls)
         ratio = f"{two / peer:.2f}" if two and peer else "-"
         scaling = f"{two / one:.2f}" if two and one else "-"
-        lines.append(f"| {shape} | {batch} | {cells} | {ratio} | {scaling} |")
+        sizes = [int(v) for v in shape.split("-")]
+        of_peak = (f"{two * costs.multiply_adds(sizes, 'backprop') / peaks[dtype]:.0%}"
+                   if two and dtype in peaks else "-")
+        lines.append(f"| {shape} | {batch} | {dtype} | {cells} | {ratio} | {scaling} | {of_peak} |")
+    if peaks:
+        lines += ["", "| 2-thread matrix-product ceiling (1024^3, OpenBLAS) | multiply-adds/s |", "|---|---|"]
+        lines += [f"| {dtype} | {value:.3g} |" for dtype, value in peaks.items()]
+    return "\n".join(lines) + "\n"
+
+
+def minibatch_section(result):
+    rows = rows_of(result, "minibatch_epoch")
+    if not rows:
+        return ""
+    impls = [i for i in ("fastbp", "numpy", "torch", "jax-scan")
+             if any(b["extra_info"]["implementation"] == i for b in rows)]
+    lines = ["## Minibatch epoch through `fit`: samples per second", "",
+             "784-128-10, tanh hidden, softmax + cross-entropy, plain SGD, 4,096 samples in order, one epoch: "
+             "`net.fit(..., mode=\"minibatch\", epochs=1)` whole (checks, warm-up and the loss probe included) "
+             "against a NumPy loop, a PyTorch loop (optim.SGD) and JAX (`lax.scan` over the batches, jitted; on "
+             "its own thread pool, both cores, so its one figure stands in both thread rows). Every peer ends the "
+             "epoch with fastbp's weights. Median of the rounds.", "",
+             "| batch | dtype | threads | " + " | ".join(impls) + " | fastbp / JAX | fastbp / PyTorch | "
+             "fastbp / NumPy |", "|---|---|---|" + "---|" * len(impls) + "---|---|---|"]
+    keys = sorted({(b["extra_info"]["batch"], b["extra_info"]["dtype"], b["extra_info"]["threads"]) for b in rows},
+                  key=lambda k: (k[0], k[1] != "float32", k[2]))
+    for batch, dtype, threads in keys:
+        by = {}
+        for impl in impls:
+            found = [b for b in rows if (b["extra_info"]["batch"], b["extra_info"]["dtype"],
+                                         b["extra_info"]["implementation"]) == (batch, dtype, impl)
+                     and (impl == "jax-scan" or b["extra_info"]["threads"] == threads)]
+            by[impl] = _rate(found[0]) if found else None
+        cells = " | ".join(f"{by[i]:,.0f}" if by[i] else "-" for i in impls)
+        ratios = [f"{by['fastbp'] / by[p]:.2f}" if by.get("fastbp") and by.get(p) else "-"
+                  for p in ("jax-scan", "torch", "numpy")]
+        lines.append(f"| {batch} | {dtype} | {threads} | {cells} | " + " | ".join(ratios) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -138,12 +186,14 @@ def plot_batch(result, path):
     fig = Figure(figsize=(5 * len(shapes), 4.2))
     axes = fig.subplots(1, len(shapes), squeeze=False)
     for ax, shape in zip(axes[0], shapes):
-        impls = list(dict.fromkeys(b["extra_info"]["implementation"] for b in rows
-                                   if b["extra_info"]["shape"] == shape))
-        for impl in impls:
+        impls = list(dict.fromkeys((b["extra_info"]["implementation"], b["extra_info"].get("dtype", "float64"))
+                                   for b in rows if b["extra_info"]["shape"] == shape))
+        for impl, dtype in impls:
             pts = sorted((b["extra_info"]["batch"], _rate(b)) for b in rows
-                         if b["extra_info"]["shape"] == shape and b["extra_info"]["implementation"] == impl)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=impl)
+                         if b["extra_info"]["shape"] == shape and b["extra_info"]["implementation"] == impl
+                         and b["extra_info"].get("dtype", "float64") == dtype)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-" if dtype == "float64" else "s--",
+                    label=f"{impl} {dtype}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("batch size (samples)")
@@ -151,7 +201,7 @@ def plot_batch(result, path):
         ax.set_title(f"mean gradient, {shape}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Batch gradient throughput, float64, 2 cores")
+    fig.suptitle("Batch gradient throughput, 2 cores (float64 solid, float32 dashed)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -160,9 +210,18 @@ def kernels_section(result):
     lines = []
     fwd = rows_of(result, "forward")
     if fwd:
-        lines += ["## Forward pass, 1000 samples", "", "| shape | implementation | samples/s |", "|---|---|---|"]
-        lines += [f"| {b['extra_info']['shape']} | {b['extra_info']['implementation']} | {_rate(b):,.0f} |"
-                  for b in fwd]
+        lines += ["## Forward pass (outputs of many rows), samples per second", "",
+                  "`net.forward` against NumPy's matrix products (2 BLAS threads); outputs checked against float64.",
+                  "", "| shape | rows | dtype | fastbp | numpy | fastbp / NumPy |", "|---|---|---|---|---|---|"]
+        keys = list(dict.fromkeys((b["extra_info"]["shape"], b["extra_info"]["samples"],
+                                   b["extra_info"].get("dtype", "float64")) for b in fwd))
+        for shape, n, dtype in keys:
+            by = {b["extra_info"]["implementation"]: _rate(b) for b in fwd
+                  if (b["extra_info"]["shape"], b["extra_info"]["samples"], b["extra_info"].get("dtype", "float64"))
+                  == (shape, n, dtype)}
+            f, p = by.get("fastbp"), by.get("numpy")
+            lines.append(f"| {shape} | {n:,} | {dtype} | " + (f"{f:,.0f}" if f else "-") + " | "
+                         + (f"{p:,.0f}" if p else "-") + " | " + (f"{f / p:.2f}" if f and p else "-") + " |")
         lines.append("")
     one = rows_of(result, "one_sample_gradient")
     if one:

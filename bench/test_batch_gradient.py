@@ -1,6 +1,7 @@
-"""Mean batch gradient (softmax + cross-entropy) per shape and batch size: fastbp on 1 and 2 threads
-against NumPy (matrix products), PyTorch (loss.backward, 2 threads) and JAX (jit(grad)).
-Every answer is checked against the NumPy gradient."""
+"""Mean batch gradient (softmax + cross-entropy) per shape, batch size and dtype: fastbp on 1 and 2
+threads against NumPy (matrix products, 2 BLAS threads), PyTorch (loss.backward, 2 threads) and JAX
+(jit(grad)); and the 2-thread matrix-product ceiling of this machine, measured in the same run.
+Every answer is checked against the float64 NumPy gradient."""
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -11,19 +12,23 @@ from bench.problems import classification, edges, softmax_net
 SHAPES = ["64-32-10", "784-128-10", "784-256-256-10"]
 BATCHES = [1, 32, 256, 4096]
 IMPLEMENTATIONS = ["fastbp-1-thread", "fastbp-2-threads", "numpy", "torch", "jax"]
+DTYPES = ["float64", "float32"]
+TOLERANCE = {"float64": dict(rtol=1e-8, atol=1e-12), "float32": dict(rtol=2e-3, atol=2e-5)}
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("shape", SHAPES)
-def test_batch_gradient(benchmark, record, quick, shape, batch, implementation):
+def test_batch_gradient(benchmark, record, quick, shape, batch, implementation, dtype):
     if quick and batch == 4096 and shape == "784-256-256-10":
         pytest.skip("quick mode")
     sizes = [int(v) for v in shape.split("-")]
-    net = softmax_net(sizes)
-    X, labels, Y = classification(sizes, batch)
-    layers = peers.layers_of(net)
-    benchmark.group = f"batch gradient {shape} B={batch}"
+    net = softmax_net(sizes, dtype=np.dtype(dtype))
+    X64, labels, Y64 = classification(sizes, batch)
+    X, Y = X64.astype(dtype), Y64.astype(dtype)
+    layers = peers.layers_of(net, dtype)
+    benchmark.group = f"batch gradient {shape} B={batch} {dtype}"
     threads = 1 if implementation == "fastbp-1-thread" else 2
     if implementation.startswith("fastbp"):
         def run():
@@ -38,11 +43,27 @@ def test_batch_gradient(benchmark, record, quick, shape, batch, implementation):
         run = peers.jax_batch_gradient(layers, X, Y)
     if run is None:
         pytest.skip(f"{implementation} is not installed")
-    expected = peers.numpy_batch_gradient(layers, X, Y)
+    expected = peers.numpy_batch_gradient(peers.layers_of(net), X.astype(np.float64), Y64)
     for (gW, gb), (eW, eb) in zip(run(), expected):
-        np.testing.assert_allclose(gW, eW, rtol=1e-8, atol=1e-12)
-        np.testing.assert_allclose(gb, eb, rtol=1e-8, atol=1e-12)
+        assert gW.dtype == gb.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(gW, eW, **TOLERANCE[dtype])
+        np.testing.assert_allclose(gb, eb, **TOLERANCE[dtype])
     record(implementation=implementation, shape=shape, edges=edges(sizes), samples=batch, batch=batch,
-           threads=threads, dtype="float64", kind="batch_gradient")
+           threads=threads, dtype=dtype, kind="batch_gradient")
     with threadpool_limits(2, user_api="blas"):  # NumPy's BLAS on both cores, outside the timed call
         benchmark.pedantic(run, rounds=5 if quick else 15, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_two_thread_matrix_product_ceiling(benchmark, record, dtype):
+    """The most multiply-adds per second two cores reach here: a 1024^3 NumPy (OpenBLAS) product
+    on 2 BLAS threads, against which fastbp's batch gradients at B = 4096 are set."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((1024, 1024)).astype(dtype), rng.random((1024, 1024)).astype(dtype)
+    out = np.empty((1024, 1024), dtype)
+    np.testing.assert_allclose(np.dot(a, b, out=out)[:3, :3], a[:3].astype(float) @ b[:, :3], rtol=1e-4)
+    benchmark.group = f"matrix-product ceiling, 2 threads, {dtype}"
+    record(implementation=f"numpy-gemm-{dtype}", multiply_adds=1024 ** 3, threads=2, dtype=dtype,
+           kind="ceiling2")
+    with threadpool_limits(2, user_api="blas"):
+        benchmark(lambda: np.dot(a, b, out=out))

@@ -9,16 +9,21 @@ from bench.problems import classification, edges, softmax_net
 from fastbp import costs
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("rows", [1000, 10000])
 @pytest.mark.parametrize("implementation", ["fastbp", "numpy"])
 @pytest.mark.parametrize("shape", ["64-32-10", "784-128-10"])
-def test_forward(benchmark, record, shape, implementation):
+def test_forward(benchmark, record, shape, implementation, rows, dtype):
+    """net.forward against NumPy's matrix products (2 BLAS threads), outputs checked against float64."""
+    from threadpoolctl import threadpool_limits
     sizes = [int(v) for v in shape.split("-")]
-    net = softmax_net(sizes)
-    X, _, _ = classification(sizes, 1000)
-    layers = peers.layers_of(net)
-    benchmark.group = f"forward {shape} B=1000"
+    net = softmax_net(sizes, dtype=np.dtype(dtype))
+    X64, _, _ = classification(sizes, rows)
+    X = X64.astype(dtype)
+    layers = peers.layers_of(net, dtype)
+    benchmark.group = f"forward {shape} B={rows} {dtype}"
 
-    def numpy_forward():
+    def numpy_forward(layers=layers, X=X):
         a = X
         for l, (W, b) in enumerate(layers):
             z = a @ W.T + b
@@ -26,10 +31,13 @@ def test_forward(benchmark, record, shape, implementation):
         return a
 
     run = (lambda: net.forward(X)) if implementation == "fastbp" else numpy_forward
-    np.testing.assert_allclose(run(), numpy_forward(), rtol=1e-10, atol=1e-14)
-    record(implementation=implementation, shape=shape, edges=edges(sizes), samples=1000, batch=1000,
-           threads=numba.get_num_threads(), dtype="float64", kind="forward")
-    benchmark(run)
+    expected = numpy_forward(peers.layers_of(net), X.astype(np.float64))
+    tol = dict(rtol=1e-10, atol=1e-14) if dtype == "float64" else dict(rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(run(), expected, **tol)
+    record(implementation=implementation, shape=shape, edges=edges(sizes), samples=rows, batch=rows,
+           threads=numba.get_num_threads(), dtype=dtype, kind="forward")
+    with threadpool_limits(2, user_api="blas"):
+        benchmark(run)
 
 
 @pytest.mark.parametrize("method", ["backprop", "central", "forward"])

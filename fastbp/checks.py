@@ -53,8 +53,11 @@ def _numeric_array(values, name):
 
 
 def _all_finite(arr):
-    """Whether every element is finite. NaN and inf carry into a sum, so a finite sum answers at
-    the cost of one read; a sum that overflows (or an inf) falls back to checking each element."""
+    """Whether every element is finite, at the cost of one sum when it is.
+
+    NaN and inf carry into a sum, so a finite sum answers; a sum that overflows (or an inf)
+    falls back to checking each element.
+    """
     if arr.dtype.kind not in "fc":
         return True
     with np.errstate(over="ignore", invalid="ignore"):

@@ -17,10 +17,17 @@ from .threads import one_blas_thread
 # gives the same bits. Measured on 2 cores: 64-32-10 at 64 rows (1.5e5) ran 1.6x faster on two
 # threads, 784-128-10 at 64 rows 1.9x; one chunk (32 rows or fewer) gains nothing from threads.
 PARALLEL_MIN_WORK = 100_000
-# From this many rows and edges up, forward passes and gradients run as matrices with BLAS
-# products (kernels.blocked); below, sample by sample (kernels.rows, kernels.gradient).
-MATRIX_MIN_ROWS = 8
-MATRIX_MIN_EDGES = 1000
+# Forward passes and gradients run as matrices with BLAS products (kernels.blocked) from
+# MATRIX_MIN_ROWS rows of a network of MATRIX_MIN_EDGES edges up, or from SMALL_MATRIX_MIN_ROWS rows
+# of a network of LARGE_NET_EDGES edges up; below, sample by sample (kernels.rows, kernels.gradient).
+# Measured on 2 cores (Intel Xeon, float64): at 32 rows the matrix path was faster on every network
+# from 8-16-4 (192 edges: gradient 12.7 against 15.9 us) to 64-32-10 (17.9 against 34.6 us), at
+# 1,000 rows 2-4.7x faster; at 8 rows it won the gradient from 1,200 edges on but lost the forward
+# pass up to 2,368 edges (9.0 against 7.0 us); at 1 row of 784-128-10 it lost (73 against 59 us).
+MATRIX_MIN_ROWS = 32
+MATRIX_MIN_EDGES = 100
+SMALL_MATRIX_MIN_ROWS = 8
+LARGE_NET_EDGES = 10_000
 # Matrix-path calls run one at a time in the process. Each already uses every core (prange), and
 # when two overlapped, the BLAS products inside the blocks came out different in the last bit in
 # 5 of 20 concurrent calls (120-100-5, 500 rows): OpenBLAS's threading then depends on timing.
@@ -81,7 +88,7 @@ _local = threading.local()
 
 
 def workspace(net):
-    """This thread's workspace for one-off calls on `net` (forward, loss, gradient), kept between them.
+    """The calling thread's workspace for one-off calls on `net` (forward, loss, gradient), kept between them.
 
     A first call pays for allocating and touching the buffers (at 4,096 rows of 784-128-10, as
     long as the forward pass itself); later ones reuse them. Each thread has its own.
@@ -97,6 +104,8 @@ def workspace(net):
 
 def uses_matrices(net, m):
     """Whether m rows of `net` run as matrices (kernels.blocked) rather than sample by sample."""
+    if net.n_edges >= LARGE_NET_EDGES:
+        return m >= SMALL_MATRIX_MIN_ROWS
     return m >= MATRIX_MIN_ROWS and net.n_edges >= MATRIX_MIN_EDGES
 
 

@@ -284,7 +284,8 @@ class MLP:
         ------
         TrainingDiverged
             When the loss becomes NaN or inf, or grows beyond 1000 times its value before training
-            (taken on up to 1,024 evenly spaced rows), or beyond the square root of the dtype's largest number); the parameters are restored
+            (taken on up to 256 evenly spaced rows), or beyond the square root of the dtype's
+            largest number; the parameters are restored
             to the end of the previous epoch.
         RuntimeError
             When ``fit`` is already running on this network in another thread.

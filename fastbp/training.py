@@ -11,7 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import checks, engine, kernels
-from .engine import Workspace, aligned_zeros
+from .engine import aligned_zeros
 from .numerical import default_eps, finite_difference_gradient
 from .optimizers import SGD
 from .threads import using_threads
@@ -129,7 +129,7 @@ def _epochs(net, X, Y, X_val, Y_val, o):
     validation = X_val is not None
     n = X.shape[0]
     optimizer = SGD(o.momentum).start(net)
-    space = Workspace(net)
+    space = engine.workspace(net)
     grad = aligned_zeros(net.n_params, net.dtype)
     in_order = np.arange(n, dtype=np.int64)
     step_rows = {"sgd": 1, "minibatch": min(o.batch_size, n), "batch": n}[o.mode]
@@ -227,7 +227,7 @@ def _epochs(net, X, Y, X_val, Y_val, o):
 #: training has diverged when the loss exceeds this many times its value before training (or 1)
 DIVERGED_GROWTH = 1e3
 #: the loss before training is taken on at most this many rows, evenly spaced
-DIVERGENCE_PROBE_ROWS = 1024
+DIVERGENCE_PROBE_ROWS = 256
 
 
 def _safe_loss(dtype):

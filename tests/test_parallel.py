@@ -13,11 +13,12 @@ two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="nee
 
 @two_threads
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("sizes", [[20, 16, 16, 5], [120, 100, 5]])  # sample by sample; as matrices
+@pytest.mark.parametrize("sizes", [[9, 8, 3], [120, 100, 5]])  # sample by sample; as matrices
 def test_gradient_is_bit_identical_on_one_and_two_threads(rng, dtype, sizes):
     net = fastbp.MLP(sizes, hidden="relu", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
-    X, Y = random_problem(rng, sizes, "softmax", n=1000)  # 16 chunks or 16 row blocks, on threads
-    assert 1000 * net.n_edges >= PARALLEL_MIN_WORK
+    X, Y = random_problem(rng, sizes, "softmax", n=2000)  # 16 chunks or 8 row blocks, on threads
+    assert 2000 * net.n_edges >= PARALLEL_MIN_WORK
+    assert uses_matrices(net, 2000) == (sizes[0] == 120)
     one = net.gradient(X, Y, l2=0.01, n_threads=1)
     two = net.gradient(X, Y, l2=0.01, n_threads=2)
     assert one.dtype == two.dtype == dtype
@@ -66,13 +67,15 @@ def test_blocked_chunks_match_the_reference(rng, hidden, head):
 
 
 @two_threads
-@pytest.mark.parametrize("sizes", [[30, 20, 4], [120, 100, 4]])  # sample by sample; as matrices
-def test_minibatch_loss_curve_is_the_same_on_one_and_two_threads(rng, sizes):
-    X, Y = random_problem(rng, sizes, "softmax", n=2048)
+@pytest.mark.parametrize("sizes, batch", [([9, 8, 3], 2048), ([120, 100, 4], 32), ([120, 100, 4], 512)])
+def test_minibatch_loss_curve_is_the_same_on_one_and_two_threads(rng, sizes, batch):
+    """Sample by sample in chunks; as matrices by columns (one block of rows); by blocks of rows."""
+    X, Y = random_problem(rng, sizes, "softmax", n=4096)
     curves = []
     for n_threads in (1, 2):
         net = fastbp.MLP(sizes, hidden="sigmoid", output="softmax", loss="cross_entropy", seed=2)
-        history = net.fit(X, Y, mode="minibatch", batch_size=512, epochs=3, lr=0.2, momentum=0.5, seed=3,
+        assert batch * net.n_edges >= PARALLEL_MIN_WORK
+        history = net.fit(X, Y, mode="minibatch", batch_size=batch, epochs=2, lr=0.2, momentum=0.5, seed=3,
                           n_threads=n_threads)
         curves.append((history.loss, net.params.copy()))
     assert curves[0][0] == curves[1][0]
@@ -115,7 +118,7 @@ def test_matrix_path_is_bit_identical_on_one_and_two_threads(rng, n):
     np.testing.assert_array_equal(*outputs)
 
 
-@pytest.mark.parametrize("sizes", [[20, 16, 16, 5], [120, 100, 5]])  # sample by sample; as matrices
+@pytest.mark.parametrize("sizes", [[9, 8, 3], [120, 100, 5]])  # sample by sample; as matrices
 def test_concurrent_gradient_calls_on_one_network_give_the_serial_result(rng, sizes):
     """Every call has its own buffers, and BLAS is held to one thread per calling thread, so calls
     from two threads never write each other's sums and give the main thread's bits."""

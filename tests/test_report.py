@@ -17,9 +17,16 @@ def suites():
         bench("sgd", "numpy", 0.10, shape="784-128-10", samples=1000, edges=101632),
         bench("sgd", "torch", 0.05, shape="784-128-10", samples=1000, edges=101632),
         bench("ceiling", "numpy-dgemm", 0.5, multiply_adds=10 ** 10),
-        bench("batch_gradient", "fastbp-1-thread", 0.04, shape="64-32-10", batch=256, samples=256),
-        bench("batch_gradient", "fastbp-2-threads", 0.02, shape="64-32-10", batch=256, samples=256),
-        bench("batch_gradient", "numpy", 0.03, shape="64-32-10", batch=256, samples=256),
+        bench("batch_gradient", "fastbp-1-thread", 0.04, shape="64-32-10", batch=256, samples=256, dtype="float64"),
+        bench("batch_gradient", "fastbp-2-threads", 0.02, shape="64-32-10", batch=256, samples=256, dtype="float64"),
+        bench("batch_gradient", "numpy", 0.03, shape="64-32-10", batch=256, samples=256, dtype="float64"),
+        bench("ceiling2", "numpy-gemm-float64", 1.0, multiply_adds=10 ** 8, dtype="float64"),
+        *[bench("minibatch_epoch", impl, median, shape="784-128-10", samples=4096, batch=32, dtype="float32",
+                threads=threads)
+          for impl, median, threads in [("fastbp", 0.02, 2), ("fastbp", 0.04, 1), ("jax-scan", 0.04, 2),
+                                        ("torch", 0.03, 2), ("numpy", 0.08, 2)]],
+        bench("forward", "fastbp", 0.01, shape="784-128-10", samples=10000, dtype="float32"),
+        bench("forward", "numpy", 0.02, shape="784-128-10", samples=10000, dtype="float32"),
     ]}
 
 
@@ -33,8 +40,21 @@ def test_sgd_section_ratios_and_ceiling(suites):
 
 def test_batch_section_ratios(suites):
     text = report.batch_section(suites, "batch.png")
-    # 2 threads 12,800/s against numpy 8,533/s -> 1.50; against 1 thread 6,400/s -> 2.00
-    assert "| 64-32-10 | 256 | 6,400 | 12,800 | 8,533 | 1.50 | 2.00 |" in text
+    # 2 threads 12,800/s against numpy 8,533/s -> 1.50; against 1 thread 6,400/s -> 2.00;
+    # 12,800/s x (3E - E_0 = 3 * 2368 - 2048 = 5056) = 6.47e7 multiply-adds/s of a 1e8/s ceiling -> 65%
+    assert "| 64-32-10 | 256 | float64 | 6,400 | 12,800 | 8,533 | 1.50 | 2.00 | 65% |" in text
+
+
+def test_minibatch_section_ratios(suites):
+    text = report.minibatch_section(suites)
+    # 2 threads: fastbp 204,800/s; JAX 102,400 -> 2.00, PyTorch 136,533 -> 1.50, NumPy 51,200 -> 4.00
+    assert "| 32 | float32 | 2 | 204,800 | 51,200 | 136,533 | 102,400 | 2.00 | 1.50 | 4.00 |" in text
+    # 1 thread: fastbp 102,400/s against JAX's one figure -> 1.00; no 1-thread PyTorch or NumPy rows
+    assert "| 32 | float32 | 1 | 102,400 | - | - | 102,400 | 1.00 | - | - |" in text
+
+
+def test_forward_rows_ratio(suites):
+    assert "| 784-128-10 | 10,000 | float32 | 1,000,000 | 500,000 | 2.00 |" in report.kernels_section(suites)
 
 
 def test_results_md_is_written_from_saved_json(tmp_path, suites):
