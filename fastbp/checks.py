@@ -129,8 +129,8 @@ def as_targets(Y, n_rows, n_outputs, dtype, labels, probabilities, distribution,
         if not labels:
             raise ValueError(f"{name} must be 2-D (n_samples, {n_outputs}) for a network with {n_outputs} "
                              f"outputs, got shape {arr.shape}")
-        arr = one_hot(arr, n_outputs, dtype, name)
-    elif arr.ndim == 1:
+        return one_hot(arr, n_outputs, dtype, name)  # rows of 0 and 1 summing to 1: nothing more to check
+    if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.shape[1] != n_outputs:
         raise ValueError(f"{name} must have {n_outputs} columns (the output layer's width), "
@@ -154,8 +154,8 @@ def as_labels(labels, n_classes, name="labels"):
     arr = _numeric_array(labels, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D integer class labels, got shape {arr.shape}")
-    _check_finite(arr, name)
     if arr.dtype.kind == "f":
+        _check_finite(arr, name)
         if not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} must be whole numbers (class labels), got fractional values")
     if arr.size and (arr.min() < 0 or arr.max() >= n_classes):  # checked before any cast can wrap around

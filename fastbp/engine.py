@@ -142,37 +142,39 @@ def batch_gradient(net, X, Y, rows, l2, grad, space):
     m = rows.shape[0]
     args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
     matrices = uses_matrices(net, m)
+    scale = net.dtype.type(1.0 / m)
     with matrix_call(matrices, net.dtype):
-        if matrices:
+        if matrices:  # the mean taken in the kernel
             kernel = kernels.matrix_parallel if threaded(net, m) else kernels.matrix_serial
-            c = kernel(out=X[:0, :0], work=space.matrix(m), **args)
+            c = kernel(out=X[:0, :0], work=space.matrix(m), scale=scale, **args)
         else:
             partial, work = space.chunks(m)
             kernel = kernels.gradient_parallel if threaded(net, m) and partial.shape[0] > 1 else kernels.gradient_serial
             c = kernel(partial=partial, work=work, **args)
-    grad *= net.dtype.type(1.0 / m)
+            grad *= scale
     if l2:
         for gW, W in zip(net.layer_views(grad)[0], net.weights):
             gW += net.dtype.type(l2) * W
     return float(c) / m
 
 
-def forward(net, X, Y, space, outputs, rows=None):
+def forward(net, X, Y, space, outputs, rows=None, matrices=None):
     """(summed loss over the rows of X, or 0 when Y is None; the outputs, or none unless asked): one pass.
 
     rows: the rows to use (default all, in order). Many rows of a large enough network run as
-    matrices (kernels.blocked), others sample by sample.
+    matrices (kernels.blocked), others sample by sample; matrices=False keeps to the per-sample
+    kernel (so that a run that needs no other compiles no other).
     """
     rows = np.arange(X.shape[0], dtype=np.int64) if rows is None else rows
     m = rows.shape[0]
     out = np.empty((m if outputs else 0, net.sizes[-1]), dtype=net.dtype)
     args = dict(net.kernel_args(), loss=kernels.NO_LOSS if Y is None else net.loss_code, X=X,
                 Y=out if Y is None else Y, rows=rows, out=out)
-    matrices = uses_matrices(net, m)
+    matrices = uses_matrices(net, m) if matrices is None else matrices and uses_matrices(net, m)
     with matrix_call(matrices, net.dtype):
         if matrices:
             kernel = kernels.matrix_parallel if threaded(net, m) else kernels.matrix_serial
-            c = kernel(grad=np.empty(0, net.dtype), work=space.matrix(m), **args)
+            c = kernel(grad=np.empty(0, net.dtype), work=space.matrix(m), scale=net.dtype.type(1), **args)
         else:
             c = kernels.forward_rows(**args, work=space.sample)
     return float(c), out

@@ -195,22 +195,20 @@ class MLP:
         """Network outputs a^L for each row of X: (n_samples, sizes[-1])."""
         return self._forward(self._inputs(X), None, engine.workspace(self), True)[1]
 
-    def _forward(self, X, Y, space, outputs):
+    def _forward(self, X, Y, space, outputs, matrices=None):
         """(summed loss over the rows, or 0 when Y is None; outputs, or no rows unless asked): one pass."""
-        return engine.forward(self, X, Y, space, outputs)
+        return engine.forward(self, X, Y, space, outputs, matrices=matrices)
 
     def penalty(self, l2):
         """0.5 * l2 * sum of squared weights (biases excluded)."""
         return 0.5 * l2 * sum(float(np.vdot(W, W)) for W in self.weights)
 
-    def _mean_loss(self, X, Y, l2, space):
-        return self._forward(X, Y, space, False)[0] / X.shape[0] + (self.penalty(l2) if l2 else 0.0)
-
     def loss(self, X, Y, l2=0.0):
         """Mean per-sample loss over the rows, plus 0.5 * l2 * sum W^2."""
         l2 = checks.check_float(l2, "l2", low=0.0)
         X = self._inputs(X)
-        return self._mean_loss(X, self._targets(Y, X.shape[0]), l2, engine.workspace(self))
+        c = self._forward(X, self._targets(Y, X.shape[0]), engine.workspace(self), False)[0]
+        return c / X.shape[0] + (self.penalty(l2) if l2 else 0.0)
 
     def gradient(self, X, Y, l2=0.0, n_threads=None):
         """Gradient of ``loss(X, Y, l2)`` with respect to ``params``, in the same flat layout.
@@ -220,7 +218,7 @@ class MLP:
         l2 = checks.check_float(l2, "l2", low=0.0)
         X = self._inputs(X)
         Y = self._targets(Y, X.shape[0])
-        grad = aligned_zeros(self.n_params, self.dtype)
+        grad = np.empty(self.n_params, self.dtype)  # every entry written by the kernel
         with using_threads(n_threads):
             engine.batch_gradient(self, X, Y, np.arange(X.shape[0], dtype=np.int64), l2, grad,
                                   engine.workspace(self))

@@ -163,7 +163,9 @@ def _epochs(net, X, Y, X_val, Y_val, o):
     seen = 0
     try:  # Ctrl-C anywhere in here keeps the model and history of the last whole epoch
         probe = np.unique(np.linspace(0, n - 1, min(n, DIVERGENCE_PROBE_ROWS)).astype(np.int64))
-        initial = net._mean_loss(X[probe], Y[probe], o.l2, space)
+        # per-sample SGD compiles no matrix kernel for it: `fastbp train`'s first run stays quick
+        initial = net._forward(X[probe], Y[probe], space, False, matrices=not online)[0] / probe.shape[0]
+        initial += net.penalty(o.l2) if o.l2 else 0.0
         limit = _divergence_limit(initial, net.dtype)
         for epoch in range(1, o.epochs + 1):
             lr = o.lr / (seen + 1) ** o.power_t if o.schedule == "invscaling" else o.lr

@@ -57,11 +57,12 @@ def _sum_losses(work, losses, n_blocks):
     return total
 
 
-def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work):
+def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work, scale):
     """Forward pass over rows as matrices, and the summed gradient when grad is given; returns the summed loss.
 
     out: (m, sizes[-1]) receives the outputs, or (0, sizes[-1]) for none. grad: (P,) overwritten
-    with the sum over rows of dC/dparams, or (0,) for none. loss NO_LOSS: no loss, Y not read.
+    with scale times the sum over rows of dC/dparams, or (0,) for none (scale: a scalar of params'
+    dtype; 1 / m gives the mean). loss NO_LOSS: no loss, Y not read.
     work: (layout.block_work_size(sizes, m),).
     """
     T = type(params[0])
@@ -222,10 +223,10 @@ def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work
             c0 = (rest % n_cols) * cols
             c1 = min(n_in, c0 + cols)
             if l == 0 and in_place:
-                gemm(True, False, r1 - r0, c1 - c0, m, 1.0, work, d + r0, n_out, X, first * n0 + c0, n0,
+                gemm(True, False, r1 - r0, c1 - c0, m, scale, work, d + r0, n_out, X, first * n0 + c0, n0,
                      beta, grad, p + r0 * n_in + c0, n_in)
             else:
-                gemm(True, False, r1 - r0, c1 - c0, m, 1.0, work, d + r0, n_out, work, a + c0, n_in,
+                gemm(True, False, r1 - r0, c1 - c0, m, scale, work, d + r0, n_out, work, a + c0, n_in,
                      beta, grad, p + r0 * n_in + c0, n_in)
             if c0 == 0:
                 bias = p + n_out * n_in
@@ -235,6 +236,11 @@ def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work
                 for i in range(m):
                     for j in range(r0, r1):
                         grad[bias + j] += work[d + i * n_out + j]
+    if grad.shape[0] > 0 and scale != T(1):  # the biases were summed unscaled over every part
+        for l in range(n_layers):
+            bias = np.int64(offsets[l]) + np.int64(sizes[l]) * np.int64(sizes[l + 1])
+            for j in range(bias, np.int64(offsets[l + 1])):
+                grad[j] *= scale
     return total
 
 

@@ -170,7 +170,7 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, b
     for start in range(0, n, batch):
         part = rows[start:min(n, start + batch)]
         if matrix:
-            total += _matrix_rows(params, sizes, offsets, acts, loss, X, Y, part, no_outputs, grad, work)
+            total += _matrix_rows(params, sizes, offsets, acts, loss, X, Y, part, no_outputs, grad, work, T(1))
         else:
             total += _gradient_chunks(params, sizes, offsets, acts, loss, X, Y, part, grad, partial, chunk_work)
         _mean_step(params, velocity, sizes, offsets, grad, T(1) / T(part.shape[0]), lr, momentum, l2)
