@@ -9,6 +9,9 @@ branch-free (selects, no calls), so a loop over a layer becomes SIMD code:
     tanh(x) = sign(x) t / (t + 2),  t = expm1(2 |x|)   (no cancellation near 0)
     sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) below,  e = exp(-|z|)
 
+The arithmetic runs in float64 for both dtypes: a float32 argument takes the shorter polynomial
+and its result is rounded once to float32 (measured: at most 0.7 ulp, where float32 arithmetic
+throughout gave 2.5); a float32 loop still vectorises, eight lanes to a 512-bit register, not 16.
 2^n is built from its bits; a scale beyond the exponent range is applied as two halves,
 so overflow gives inf and underflow rounds gradually to the subnormals and 0. NaN in gives
 NaN out. Measured against NumPy (float64 against long double) in tests/test_vmath.py.
@@ -32,6 +35,12 @@ def _jit_math(fn):
     return numba.njit(forceinline=True, **_OPTIONS)(fn)
 
 
+def _jit_part(fn):
+    """A part of the functions below, inlined into them by Numba before typing: no compiled
+    function of its own (each would add a compile pipeline to every kernel's first use)."""
+    return numba.njit(inline="always", **_OPTIONS)(fn)
+
+
 @intrinsic
 def _is_single(typingctx, x):
     """True when x is a float32, as a compile-time constant: picks the constants of each precision."""
@@ -41,91 +50,78 @@ def _is_single(typingctx, x):
 
 
 @intrinsic
-def _from_bits(typingctx, bits):
-    """The float whose bits are `bits`: int64 -> float64, int32 -> float32."""
-    if bits not in (types.int64, types.int32):
+def _pow2(typingctx, n):
+    """2.0 ** n for n a whole number (a float) inside the normal exponent range, in n's type: the
+    exponent field written directly, (n + bias) << mantissa bits. An intrinsic (LLVM instructions,
+    no compiled function of its own), so it costs callers no compile time."""
+    if n not in (types.float32, types.float64):
         return None
-    out = types.float64 if bits == types.int64 else types.float32
+    single = n == types.float32
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType() if out == types.float64 else ir.FloatType())
-    return out(bits), codegen
+        ints = ir.IntType(32 if single else 64)
+        bits = builder.shl(builder.add(builder.fptosi(args[0], ints), ir.Constant(ints, 127 if single else 1023)),
+                           ir.Constant(ints, 23 if single else 52))
+        return builder.bitcast(bits, ir.FloatType() if single else ir.DoubleType())
+    return n(n), codegen
 
 
-@_jit_math
-def _pow2(n, x):
-    """2.0 ** n in x's type, n an integer (as a float of x's type) inside the normal exponent range."""
-    if _is_single(x):
-        return _from_bits(np.int32((np.int32(n) + np.int32(127)) << np.int32(23)))
-    return _from_bits(np.int64((np.int64(n) + np.int64(1023)) << np.int64(52)))
-
-
-@_jit_math
-def _reduce(x):
-    """(n, p): x = n ln2 + r with n an integer (as a float) and |r| <= ln2 / 2, p = expm1(r)."""
-    T = type(x)
-    if _is_single(x):
-        n = np.floor(x * T(1.44269504088896341) + T(0.5))
-        r = (x - n * T(0.693359375)) - n * T(-2.12194440e-4)
-        q = T(1 / 5040)
-        q = q * r + T(1 / 720)
-        q = q * r + T(1 / 120)
-        q = q * r + T(1 / 24)
-        q = q * r + T(1 / 6)
-        q = q * r + T(0.5)
-        return n, r + (r * r) * q
-    n = np.floor(x * T(1.44269504088896341) + T(0.5))
-    r = (x - n * T(6.93147180369123816490e-01)) - n * T(1.90821492927058770002e-10)
-    q = T(1 / 6227020800)
-    q = q * r + T(1 / 479001600)
-    q = q * r + T(1 / 39916800)
-    q = q * r + T(1 / 3628800)
-    q = q * r + T(1 / 362880)
-    q = q * r + T(1 / 40320)
-    q = q * r + T(1 / 5040)
-    q = q * r + T(1 / 720)
-    q = q * r + T(1 / 120)
-    q = q * r + T(1 / 24)
-    q = q * r + T(1 / 6)
-    q = q * r + T(0.5)
+@_jit_part
+def _reduce(y, short):
+    """(n, p) in float64: y = n ln2 + r with n an integer (as a float) and |r| <= ln2 / 2,
+    p = expm1(r); `short`: the degree-7 polynomial, enough for a float32 result."""
+    n = np.floor(y * 1.44269504088896341 + 0.5)
+    r = (y - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10
+    if short:
+        q = 1 / 5040
+    else:
+        q = 1 / 6227020800
+        q = q * r + 1 / 479001600
+        q = q * r + 1 / 39916800
+        q = q * r + 1 / 3628800
+        q = q * r + 1 / 362880
+        q = q * r + 1 / 40320
+        q = q * r + 1 / 5040
+    q = q * r + 1 / 720
+    q = q * r + 1 / 120
+    q = q * r + 1 / 24
+    q = q * r + 1 / 6
+    q = q * r + 0.5
     return n, r + (r * r) * q
+
+
+@_jit_part
+def _exp(y, short):
+    """e^y in float64 for y in float64 (see exp)."""
+    y = min(max(y, -750.0), 710.0)
+    n, p = _reduce(y, short)
+    half = np.floor(n * 0.5)
+    return ((1.0 + p) * _pow2(half)) * _pow2(n - half)
 
 
 @_jit_math
 def exp(x):
     """e^x: inf above the dtype's range, gradual underflow to 0 below it, NaN for NaN."""
-    T = type(x)
-    if _is_single(x):
-        y = min(max(x, T(-104)), T(89))
-    else:
-        y = min(max(x, T(-750)), T(710))
-    n, p = _reduce(y)
-    half = np.floor(n * T(0.5))
-    e = ((T(1) + p) * _pow2(half, x)) * _pow2(n - half, x)
+    e = type(x)(_exp(np.float64(x), _is_single(x)))
     return e if x == x else x
 
 
 @_jit_math
 def tanh(x):
     """tanh(x), exactly +-1 once it rounds there, the sign of zero kept, NaN for NaN."""
-    T = type(x)
-    a = abs(x)
-    if _is_single(x):
-        u = T(2) * min(a, T(9.5))
-    else:
-        u = T(2) * min(a, T(19.5))
-    n, p = _reduce(u)
-    s = _pow2(n, x)
-    t = s * p + (s - T(1))  # expm1(u), exact in the scaling for the n this range gives
-    y = t / (t + T(2))
-    y = np.copysign(y, x)
+    u = 2.0 * min(abs(np.float64(x)), 19.5)
+    n, p = _reduce(u, _is_single(x))
+    s = _pow2(n)
+    t = s * p + (s - 1.0)  # expm1(u), exact in the scaling for the n this range gives
+    y = type(x)(np.copysign(t / (t + 2.0), np.float64(x)))
     return y if x == x else x
 
 
 @_jit_math
 def sigmoid(z):
     """1 / (1 + e^-z) without overflow: exactly 0 and 1 in saturation, NaN for NaN."""
-    T = type(z)
-    e = exp(-abs(z))
-    r = T(1) / (T(1) + e)
-    return r if z >= T(0) else e * r
+    y = np.float64(z)
+    e = _exp(-abs(y), _is_single(z))
+    r = 1.0 / (1.0 + e)
+    s = type(z)(r if y >= 0.0 else e * r)
+    return s if z == z else z
