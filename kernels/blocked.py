@@ -27,6 +27,7 @@ MAX_BLOCKS = 8  # row blocks of a part; with MIN_BLOCK this fixes each block's r
 TILE_ROWS = 128  # rows of dW per tile
 TILE_COLS = 512  # columns of dW per tile at most
 COLUMNS = 64  # outputs per product when a part is one block of rows
+GATHER_ROWS = 16  # rows gathered per parallel task when a part is one block of rows
 OUTER = 4096  # rows held in the buffers at once
 
 
@@ -142,9 +143,10 @@ def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work
         else:  # one block of rows: each layer's product cut by columns instead, so small batches use the threads
             work[losses] = 0
             if not in_place:
-                for i in range(m):
-                    for k in range(n0):
-                        work[i * n0 + k] = X[rows[start + i], k]
+                for g in prange((m + GATHER_ROWS - 1) // GATHER_ROWS):
+                    for i in range(g * GATHER_ROWS, min(m, (g + 1) * GATHER_ROWS)):
+                        for k in range(n0):
+                            work[i * n0 + k] = X[rows[start + i], k]
             a = 0
             for l in range(n_layers):
                 n_in = np.int64(sizes[l])
