@@ -109,16 +109,39 @@ def _torch_mlp(torch, layers, hidden="sigmoid"):
     return torch.nn.Sequential(*mods)
 
 
+def _torch_training(torch, start, hidden, lr):
+    """(model, optim.SGD, setup, result): setup puts the start weights back, result copies the weights out."""
+    model = _torch_mlp(torch, start, hidden)
+    lins = [m for m in model if isinstance(m, torch.nn.Linear)]
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+
+    def setup():
+        with torch.no_grad():
+            for m, (W, b) in zip(lins, start):
+                m.weight.copy_(torch.from_numpy(W))
+                m.bias.copy_(torch.from_numpy(b))
+
+    def result():
+        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in lins]
+    return model, opt, setup, result
+
+
 # -- per-sample SGD (identity output, squared loss): factories of (setup, run, result) ---------
 
-def numpy_sgd(start, X, Y, lr):
-    """The textbook loop: forward, deltas and update, one sample at a time (NumPy, BLAS gemv)."""
+def _numpy_copy(start):
+    """(layers, setup): copies of the start weights to train in place, and a setup putting them back."""
     layers = [(W.copy(), b.copy()) for W, b in start]
 
     def setup():
         for (W, b), (W0, b0) in zip(layers, start):
             W[...] = W0
             b[...] = b0
+    return layers, setup
+
+
+def numpy_sgd(start, X, Y, lr):
+    """The textbook loop: forward, deltas and update, one sample at a time (NumPy, BLAS gemv)."""
+    layers, setup = _numpy_copy(start)
 
     def run():
         for x, y in zip(X, Y):
@@ -144,25 +167,14 @@ def torch_sgd(start, X, Y, lr):
     except ImportError:
         return None
     torch.set_num_threads(1)
-    model = _torch_mlp(torch, start)
-    lins = [m for m in model if isinstance(m, torch.nn.Linear)]
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    model, opt, setup, result = _torch_training(torch, start, "sigmoid", lr)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-
-    def setup():
-        with torch.no_grad():
-            for m, (W, b) in zip(lins, start):
-                m.weight.copy_(torch.from_numpy(W))
-                m.bias.copy_(torch.from_numpy(b))
 
     def run():
         for i in range(Xt.shape[0]):
             opt.zero_grad(set_to_none=False)
             (0.5 * ((model(Xt[i:i + 1]) - Yt[i:i + 1]) ** 2).sum()).backward()
             opt.step()
-
-    def result():
-        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in lins]
     return setup, run, result
 
 
@@ -257,12 +269,7 @@ def _batches(X, Y, batch):
 
 def numpy_minibatch(start, X, Y, batch, lr):
     """A NumPy loop over the batches: matrix products, np.tanh, the update in place."""
-    layers = [(W.copy(), b.copy()) for W, b in start]
-
-    def setup():
-        for (W, b), (W0, b0) in zip(layers, start):
-            W[...] = W0
-            b[...] = b0
+    layers, setup = _numpy_copy(start)
 
     def run():
         for Xb, Yb in _batches(X, Y, batch):
@@ -288,25 +295,14 @@ def torch_minibatch(start, X, Y, batch, lr, n_threads):
     except ImportError:
         return None
     torch.set_num_threads(n_threads)
-    model = _torch_mlp(torch, start, hidden="tanh")
-    lins = [m for m in model if isinstance(m, torch.nn.Linear)]
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    model, opt, setup, result = _torch_training(torch, start, "tanh", lr)
     Xt, labels = torch.from_numpy(X), torch.from_numpy(Y.argmax(axis=1))
-
-    def setup():
-        with torch.no_grad():
-            for m, (W, b) in zip(lins, start):
-                m.weight.copy_(torch.from_numpy(W))
-                m.bias.copy_(torch.from_numpy(b))
 
     def run():
         for s in range(0, Xt.shape[0], batch):
             opt.zero_grad(set_to_none=False)
             torch.nn.functional.cross_entropy(model(Xt[s:s + batch]), labels[s:s + batch]).backward()
             opt.step()
-
-    def result():
-        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in lins]
     return setup, run, result
 
 

@@ -114,6 +114,10 @@ def threaded(net, m):
     return m * net.n_edges >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
 
 
+def _matrix_kernel(net, m):
+    return kernels.matrix_parallel if threaded(net, m) else kernels.matrix_serial
+
+
 _resolved = set()  # dtypes whose BLAS function Numba has looked up
 
 
@@ -145,8 +149,7 @@ def batch_gradient(net, X, Y, rows, l2, grad, space):
     scale = net.dtype.type(1.0 / m)
     with matrix_call(matrices, net.dtype):
         if matrices:  # the mean taken in the kernel
-            kernel = kernels.matrix_parallel if threaded(net, m) else kernels.matrix_serial
-            c = kernel(out=X[:0, :0], work=space.matrix(m), scale=scale, **args)
+            c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=scale, **args)
         else:
             partial, work = space.chunks(m)
             kernel = kernels.gradient_parallel if threaded(net, m) and partial.shape[0] > 1 else kernels.gradient_serial
@@ -158,11 +161,11 @@ def batch_gradient(net, X, Y, rows, l2, grad, space):
     return float(c) / m
 
 
-def forward(net, X, Y, space, outputs, rows=None, matrices=None):
+def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True):
     """(summed loss over the rows of X, or 0 when Y is None; the outputs, or none unless asked): one pass.
 
     rows: the rows to use (default all, in order). Many rows of a large enough network run as
-    matrices (kernels.blocked), others sample by sample; matrices=False keeps to the per-sample
+    matrices (kernels.blocked), others sample by sample; allow_matrices=False keeps to the per-sample
     kernel (so that a run that needs no other compiles no other).
     """
     rows = np.arange(X.shape[0], dtype=np.int64) if rows is None else rows
@@ -170,11 +173,11 @@ def forward(net, X, Y, space, outputs, rows=None, matrices=None):
     out = np.empty((m if outputs else 0, net.sizes[-1]), dtype=net.dtype)
     args = dict(net.kernel_args(), loss=kernels.NO_LOSS if Y is None else net.loss_code, X=X,
                 Y=out if Y is None else Y, rows=rows, out=out)
-    matrices = uses_matrices(net, m) if matrices is None else matrices and uses_matrices(net, m)
+    matrices = allow_matrices and uses_matrices(net, m)
     with matrix_call(matrices, net.dtype):
         if matrices:
-            kernel = kernels.matrix_parallel if threaded(net, m) else kernels.matrix_serial
-            c = kernel(grad=np.empty(0, net.dtype), work=space.matrix(m), scale=net.dtype.type(1), **args)
+            c = _matrix_kernel(net, m)(grad=np.empty(0, net.dtype), work=space.matrix(m), scale=net.dtype.type(1),
+                                       **args)
         else:
             c = kernels.forward_rows(**args, work=space.sample)
     return float(c), out

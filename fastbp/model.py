@@ -195,12 +195,14 @@ class MLP:
         """Network outputs a^L for each row of X: (n_samples, sizes[-1])."""
         return self._forward(self._inputs(X), None, engine.workspace(self), True)[1]
 
-    def _forward(self, X, Y, space, outputs, matrices=None):
+    def _forward(self, X, Y, space, outputs, allow_matrices=True):
         """(summed loss over the rows, or 0 when Y is None; outputs, or no rows unless asked): one pass."""
-        return engine.forward(self, X, Y, space, outputs, matrices=matrices)
+        return engine.forward(self, X, Y, space, outputs, allow_matrices=allow_matrices)
 
     def penalty(self, l2):
         """0.5 * l2 * sum of squared weights (biases excluded)."""
+        if not l2:
+            return 0.0
         return 0.5 * l2 * sum(float(np.vdot(W, W)) for W in self.weights)
 
     def loss(self, X, Y, l2=0.0):
@@ -208,7 +210,7 @@ class MLP:
         l2 = checks.check_float(l2, "l2", low=0.0)
         X = self._inputs(X)
         c = self._forward(X, self._targets(Y, X.shape[0]), engine.workspace(self), False)[0]
-        return c / X.shape[0] + (self.penalty(l2) if l2 else 0.0)
+        return c / X.shape[0] + self.penalty(l2)
 
     def gradient(self, X, Y, l2=0.0, n_threads=None):
         """Gradient of ``loss(X, Y, l2)`` with respect to ``params``, in the same flat layout.

@@ -164,8 +164,8 @@ def _epochs(net, X, Y, X_val, Y_val, o):
     try:  # Ctrl-C anywhere in here keeps the model and history of the last whole epoch
         probe = np.unique(np.linspace(0, n - 1, min(n, DIVERGENCE_PROBE_ROWS)).astype(np.int64))
         # per-sample SGD compiles no matrix kernel for it: `fastbp train`'s first run stays quick
-        initial = net._forward(X[probe], Y[probe], space, False, matrices=not online)[0] / probe.shape[0]
-        initial += net.penalty(o.l2) if o.l2 else 0.0
+        initial = net._forward(X[probe], Y[probe], space, False, allow_matrices=not online)[0] / probe.shape[0]
+        initial += net.penalty(o.l2)
         limit = _divergence_limit(initial, net.dtype)
         for epoch in range(1, o.epochs + 1):
             lr = o.lr / (seen + 1) ** o.power_t if o.schedule == "invscaling" else o.lr
@@ -177,7 +177,7 @@ def _epochs(net, X, Y, X_val, Y_val, o):
             seconds = time.perf_counter() - start
             if inner is not None:
                 inner.close()
-            loss = float(seen_loss) / n + (net.penalty(o.l2) if o.l2 else 0.0)
+            loss = float(seen_loss) / n + net.penalty(o.l2)
             if not loss <= limit or not np.all(np.isfinite(net.params)):
                 net.params[:] = done[1]
                 epoch_bar.close()

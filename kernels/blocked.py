@@ -50,6 +50,32 @@ def _tile_of(sizes, t):
 
 
 @jit_inline
+def _gather(X, rows, start, lo, hi, work):
+    """A_0 rows lo..hi-1 (in work) = X[rows[start + lo]], ..., X[rows[start + hi - 1]]."""
+    n0 = X.shape[1]
+    for i in range(lo, hi):
+        for k in range(n0):
+            work[i * n0 + k] = X[rows[start + i], k]
+
+
+@jit_inline
+def _copy_outputs(work, a, start, lo, hi, out):
+    """out[start + i] = A_L row i (at a in work), for i in lo..hi-1."""
+    n_top = out.shape[1]
+    for i in range(lo, hi):
+        for j in range(n_top):
+            out[start + i, j] = work[a + i * n_top + j]
+
+
+@jit_inline
+def _output_deltas(work, a, d, Y, rows, start, lo, hi, n_top, code, loss):
+    """D_L rows lo..hi-1 (at d in work) from A_L (at a) and the targets."""
+    for i in range(lo, hi):
+        output_delta(work, np.uint64(a + i * n_top), np.uint64(n_top), Y, rows[start + i], code, loss,
+                     work[d + i * n_top:d + (i + 1) * n_top])
+
+
+@jit_inline
 def _sum_losses(work, losses, n_blocks):
     """The blocks' losses added in block order."""
     total = work[losses]
@@ -93,9 +119,7 @@ def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work
                 hi = min(m, lo + per_block)
                 work[losses + t] = 0
                 if not in_place:
-                    for i in range(lo, hi):
-                        for k in range(n0):
-                            work[i * n0 + k] = X[rows[start + i], k]
+                    _gather(X, rows, start, lo, hi, work)
                 a = 0  # A_l starts at a, A_{l+1} at o
                 for l in range(n_layers):
                     n_in = np.int64(sizes[l])
@@ -121,14 +145,10 @@ def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work
                                                                    rows[start + i], code, loss)
                     a = o
                 if keep:
-                    for i in range(lo, hi):
-                        for j in range(n_top):
-                            out[start + i, j] = work[a + i * n_top + j]
+                    _copy_outputs(work, a, start, lo, hi, out)
                 if want_grad:
                     d = losses - m * n_top  # D_L
-                    for i in range(lo, hi):
-                        output_delta(work, np.uint64(a + i * n_top), np.uint64(n_top), Y, rows[start + i],
-                                     acts[n_layers - 1], loss, work[d + i * n_top:d + (i + 1) * n_top])
+                    _output_deltas(work, a, d, Y, rows, start, lo, hi, n_top, acts[n_layers - 1], loss)
                     for l in range(n_layers - 1, 0, -1):  # D_l = (D_{l+1} W_l) * f'(A_l), this block's rows
                         n_in = np.int64(sizes[l])
                         n_out = np.int64(sizes[l + 1])
@@ -144,9 +164,7 @@ def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work
             work[losses] = 0
             if not in_place:
                 for g in prange((m + GATHER_ROWS - 1) // GATHER_ROWS):
-                    for i in range(g * GATHER_ROWS, min(m, (g + 1) * GATHER_ROWS)):
-                        for k in range(n0):
-                            work[i * n0 + k] = X[rows[start + i], k]
+                    _gather(X, rows, start, g * GATHER_ROWS, min(m, (g + 1) * GATHER_ROWS), work)
             a = 0
             for l in range(n_layers):
                 n_in = np.int64(sizes[l])
@@ -177,14 +195,10 @@ def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work
                                                            rows[start + i], code, loss)
                 a = o
             if keep:
-                for i in range(m):
-                    for j in range(n_top):
-                        out[start + i, j] = work[a + i * n_top + j]
+                _copy_outputs(work, a, start, 0, m, out)
             if want_grad:
                 d = losses - m * n_top
-                for i in range(m):
-                    output_delta(work, np.uint64(a + i * n_top), np.uint64(n_top), Y, rows[start + i],
-                                 acts[n_layers - 1], loss, work[d + i * n_top:d + (i + 1) * n_top])
+                _output_deltas(work, a, d, Y, rows, start, 0, m, n_top, acts[n_layers - 1], loss)
                 for l in range(n_layers - 1, 0, -1):
                     n_in = np.int64(sizes[l])
                     n_out = np.int64(sizes[l + 1])
@@ -238,7 +252,7 @@ def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work
                 for i in range(m):
                     for j in range(r0, r1):
                         grad[bias + j] += work[d + i * n_out + j]
-    if grad.shape[0] > 0 and scale != T(1):  # the biases were summed unscaled over every part
+    if want_grad and scale != T(1):  # the biases were summed unscaled over every part
         for l in range(n_layers):
             bias = np.int64(offsets[l]) + np.int64(sizes[l]) * np.int64(sizes[l + 1])
             for j in range(bias, np.int64(offsets[l + 1])):

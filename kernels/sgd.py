@@ -166,7 +166,7 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, b
     T = type(params[0])
     total = T(0)
     n = rows.shape[0]
-    no_outputs = X[:0, :0]
+    no_outputs = X[:0]  # C-contiguous, as the outputs other callers pass: one compiled version
     for start in range(0, n, batch):
         part = rows[start:min(n, start + batch)]
         if matrix:
