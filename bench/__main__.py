@@ -1,9 +1,11 @@
-"""Run the experiments and regenerate RESULTS.md: ``python -m bench [--quick] [costs|suites|compile ...]``.
+"""Run the experiments and regenerate RESULTS.md:
+``python -m bench [--quick] [costs|suites|estimators|compile ...]``.
 
 From the repository root. costs: fastbp's cost experiment (backprop against finite differences);
 suites: the pytest-benchmark suites in bench/ (with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset
-for that command alone: they slow NumPy's BLAS); compile: first-call compile times with and
-without Numba's cache. Each saves JSON under bench/results/, then RESULTS.md is rewritten from
+for that command alone: they slow NumPy's BLAS), all but the estimators'; estimators: the
+scikit-learn estimator suite (bench/test_estimators.py), same settings; compile: first-call
+compile times with and without Numba's cache. Each saves JSON under bench/results/, then RESULTS.md is rewritten from
 all the JSON there.
 """
 import argparse
@@ -19,7 +21,9 @@ from fastbp.machine import machine_info
 
 from . import report
 
-EXPERIMENTS = ("costs", "suites", "compile")
+EXPERIMENTS = ("costs", "suites", "estimators", "compile")
+#: the suite that `estimators` runs, apart from the others
+ESTIMATOR_SUITE = "bench/test_estimators.py"
 
 
 def compile_times():
@@ -35,10 +39,10 @@ def compile_times():
     return {"no_cache": runs[0], "cached": runs[1], "machine": machine_info()}
 
 
-def run_suites(quick, out_json):
-    """pytest-benchmark over bench/, saving JSON; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset."""
+def run_suites(quick, out_json, paths):
+    """pytest-benchmark over `paths`, saving JSON; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    cmd = [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider", f"--benchmark-json={out_json}",
+    cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", f"--benchmark-json={out_json}",
            "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name"]
     if quick:
         cmd.append("--fastbp-quick")
@@ -70,8 +74,11 @@ def main(argv=None):
         costs.plot(result, results / "costs.png")
         print(f"costs: saved {report.save(result, '.', 'costs')}")
     if "suites" in names:
-        run_suites(args.quick, (results / "benchmarks.json").resolve())
+        run_suites(args.quick, (results / "benchmarks.json").resolve(), ["bench", f"--ignore={ESTIMATOR_SUITE}"])
         print(f"suites: saved {results / 'benchmarks.json'}")
+    if "estimators" in names:
+        run_suites(args.quick, (results / "estimators.json").resolve(), [ESTIMATOR_SUITE])
+        print(f"estimators: saved {results / 'estimators.json'}")
     if "compile" in names:
         print(f"compile: saved {report.save(compile_times(), '.', 'compile')}")
     print(f"wrote {report.write_results('.')}")

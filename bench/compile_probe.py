@@ -34,12 +34,18 @@ def main():
     model = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows)
     T = net.dtype.type
     partial, chunk_work = space.chunks(8)
+    adam = dict(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, hat=False)
     calls = {
         "forward_rows": lambda: kernels.forward_rows(**model, out=np.empty((8, 10)), work=space.sample),
         "gradient_rows": lambda: kernels.gradient_rows(**model, grad=grad, work=space.sample),
-        "sgd_epoch": lambda: kernels.sgd_epoch(**model, velocity=grad, lr=T(0.1), momentum=T(0), l2=T(0),
-                                               work=space.sample),
-        "sgd_step": lambda: kernels.sgd_step(params=net.params, velocity=grad, grad=grad, lr=T(0.1), momentum=T(0)),
+        "sgd_epoch": lambda: kernels.sgd_epoch(**model, velocity=grad, lr=T(0.1), momentum=T(0), nesterov=False,
+                                               l2=T(0), work=space.sample),
+        "sgd_step": lambda: kernels.sgd_step(params=net.params, velocity=grad, grad=grad, lr=T(0.1), momentum=T(0),
+                                             nesterov=False),
+        "adam_epoch": lambda: kernels.adam_epoch(**model, m=np.zeros_like(grad), v=np.zeros_like(grad),
+                                                 powers=np.array([0.9, 0.999]), **adam, l2=T(0), work=space.sample),
+        "adam_step": lambda: kernels.adam_step(params=net.params, m=np.zeros_like(grad), v=np.zeros_like(grad),
+                                               grad=grad, powers=np.array([0.9, 0.999]), **adam),
         "gradient_serial": lambda: kernels.gradient_serial(**model, grad=grad, partial=partial, work=chunk_work),
         "gradient_parallel": lambda: kernels.gradient_parallel(**model, grad=grad, partial=partial, work=chunk_work),
         "matrix_serial": lambda: kernels.matrix_serial(**model, out=np.empty((0, 10)), grad=grad,

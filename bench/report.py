@@ -42,6 +42,10 @@ def write_results(root):
                   kernels_section(suites)]
         if info:
             parts += [f"Benchmarks machine: {describe(info)}.", ""]
+    estimators = _load(root, "estimators")
+    if estimators and estimators["benchmarks"]:
+        parts += [estimator_section(estimators),
+                  f"Estimator benchmarks machine: {describe(estimators['benchmarks'][0]['extra_info'])}.", ""]
     cost = _load(root, "costs")
     if cost:
         parts += [costs.report_section(cost, (RESULTS_DIR / "costs.png").as_posix()),
@@ -49,7 +53,7 @@ def write_results(root):
     compiled = _load(root, "compile")
     if compiled:
         parts += [compile_section(compiled)]
-    if not (suites or cost or compiled):
+    if not (suites or estimators or cost or compiled):
         parts.append("No experiment has been run yet.")
     out = root / "RESULTS.md"
     out.write_text("\n".join(p for p in parts if p is not None) + "\n")
@@ -176,6 +180,46 @@ def minibatch_section(result):
         ratios = [f"{by['fastbp'] / by[p]:.2f}" if by.get("fastbp") and by.get(p) else "-"
                   for p in ("jax-scan", "torch", "numpy")]
         lines.append(f"| {batch} | {dtype} | {threads} | {cells} | " + " | ".join(ratios) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def estimator_section(result):
+    """fastbp.MLPClassifier against scikit-learn's: fit seconds and test accuracy; then solver="online"."""
+    rows = rows_of(result, "estimator_fit")
+    lines = ["## scikit-learn estimators: `fastbp.MLPClassifier` against scikit-learn's `MLPClassifier`", "",
+             "scikit-learn's defaults (relu, hidden (100,), adam, batch 200, alpha 1e-4), `tol=0` and a fixed "
+             "`max_iter`, `random_state=0` on both (so the same initial weights and shuffles); 25% of the rows "
+             "held out for the test accuracy. digits: 1,797 x 64 /16; synthetic: `make_classification`, "
+             "100 features, 10 classes. Median seconds of one whole `fit`.", "",
+             "| data | train rows | dtype | epochs | scikit-learn s | fastbp s | speed-up | scikit-learn acc | "
+             "fastbp acc |", "|---|---|---|---|---|---|---|---|---|"]
+    keys = sorted({(b["extra_info"]["dataset"], b["extra_info"]["dtype"]) for b in rows})
+    for dataset, dtype in keys:
+        by = {b["extra_info"]["implementation"]: b for b in rows
+              if (b["extra_info"]["dataset"], b["extra_info"]["dtype"]) == (dataset, dtype)}
+        if set(by) != {"fastbp", "sklearn"}:
+            continue
+        ours, theirs = by["fastbp"], by["sklearn"]
+        info = ours["extra_info"]
+        lines.append(f"| {dataset} | {info['rows']:,} | {dtype} | {info['epochs']} | "
+                     f"{theirs['stats']['median']:.3f} | {ours['stats']['median']:.3f} | "
+                     f"{theirs['stats']['median'] / ours['stats']['median']:.2f}x | "
+                     f"{theirs['extra_info']['accuracy']:.4f} | {info['accuracy']:.4f} |")
+    online = rows_of(result, "online_to_accuracy")
+    if online:
+        lines += ["", "`solver=\"online\"` (fastbp's fused per-sample SGD, momentum 0, alpha 1e-4, lr as listed): "
+                  "wall time, epoch by epoch (`partial_fit`, the test accuracy taken after each), until the test "
+                  "accuracy first reaches scikit-learn's in the table above. Median of the rounds.", "",
+                  "| data | dtype | lr | scikit-learn acc (target) | epochs | accuracy reached | seconds | "
+                  "scikit-learn fit s / this |", "|---|---|---|---|---|---|---|---|"]
+        for b in sorted(online, key=lambda b: (b["extra_info"]["dataset"], b["extra_info"]["dtype"])):
+            info = b["extra_info"]
+            theirs = [r for r in rows if (r["extra_info"]["implementation"], r["extra_info"]["dataset"],
+                                          r["extra_info"]["dtype"]) == ("sklearn", info["dataset"], info["dtype"])]
+            ratio = f"{theirs[0]['stats']['median'] / b['stats']['median']:.2f}x" if theirs else "-"
+            lines.append(f"| {info['dataset']} | {info['dtype']} | {info['lr']} | {info['target']:.4f} | "
+                         f"{info['epochs']} | "
+                         f"{info['reached_accuracy']:.4f} | {b['stats']['median']:.3f} | {ratio} |")
     return "\n".join(lines) + "\n"
 
 

@@ -42,7 +42,7 @@ class Epoch:
 
         def run():
             kernels.sgd_epoch(**net.kernel_args(), velocity=velocity, loss=net.loss_code, X=self.X, Y=self.Y,
-                              rows=rows, lr=LR, momentum=0.0, l2=0.0, work=work)
+                              rows=rows, lr=LR, momentum=0.0, nesterov=False, l2=0.0, work=work)
 
         def result():
             return [(W.copy(), b.copy()) for W, b in zip(net.weights, net.biases)]

@@ -28,9 +28,19 @@ _source_kernels()
 from . import datasets, kernels  # noqa: E402  (after the kernels are findable)
 from .model import MLP, accuracy  # noqa: E402
 from .numerical import GRADCHECK_TOLERANCE, gradcheck, numerical_gradient  # noqa: E402
-from .optimizers import SGD  # noqa: E402
+from .optimizers import SGD, Adam  # noqa: E402
 from .plots import plot_history  # noqa: E402
 from .training import History, TrainingDiverged  # noqa: E402
 
+
+def __getattr__(name):
+    """fastbp.MLPClassifier and fastbp.MLPRegressor, imported on first use: scikit-learn stays optional."""
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import estimators
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'fastbp' has no attribute {name!r}")
+
+
 __all__ = ["MLP", "accuracy", "datasets", "kernels", "numerical_gradient", "gradcheck", "GRADCHECK_TOLERANCE",
-           "SGD", "History", "TrainingDiverged", "plot_history"]
+           "SGD", "Adam", "History", "TrainingDiverged", "plot_history",
+           "MLPClassifier", "MLPRegressor"]

@@ -72,10 +72,14 @@ def _check_finite(arr, name, first_row=0, rows="row"):
 
 
 def _cast(arr, dtype, name):
-    """Cast to C-contiguous `dtype`, finite before and after the cast (float32 overflows past 3.4e38)."""
+    """Cast to C-contiguous, writable `dtype`, finite before and after the cast (float32 overflows past 3.4e38).
+
+    Writable: the kernels are compiled for writable arrays; a read-only one (a memory map opened
+    read-only, a broadcast view) is copied rather than compiled for again.
+    """
     _check_finite(arr, name)
     with np.errstate(over="ignore"):  # reported below, in words
-        out = np.ascontiguousarray(arr, dtype=dtype)
+        out = np.require(arr, dtype, ["C", "W"])
     if out is not arr and not _all_finite(out):
         raise ValueError(f"{name} has values beyond the {np.dtype(dtype).name} range (largest magnitude "
                          f"{float(np.max(np.abs(arr))):.3g}, the most is {float(np.finfo(dtype).max):.3g}): "

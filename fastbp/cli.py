@@ -15,6 +15,7 @@ import numpy as np
 
 from . import checks, datasets, names
 from .model import MLP, accuracy
+from .optimizers import SGD, Adam
 
 
 class CliError(Exception):
@@ -81,7 +82,13 @@ def build_parser():
     train.add_argument("--schedule", default="constant", help="constant or invscaling")
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--l2", type=float, default=0.0)
-    train.add_argument("--momentum", type=float, default=0.0)
+    train.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
+    train.add_argument("--nesterov", action="store_true", help="Nesterov's momentum (with --momentum)")
+    train.add_argument("--optimizer", default="sgd", help="sgd or adam (default sgd; adam wants a smaller --lr, "
+                       "such as 0.001)")
+    train.add_argument("--beta1", type=float, default=0.9, help="Adam's first-moment decay (default 0.9)")
+    train.add_argument("--beta2", type=float, default=0.999, help="Adam's second-moment decay (default 0.999)")
+    train.add_argument("--epsilon", type=float, default=1e-8, help="Adam's epsilon (default 1e-8)")
     train.add_argument("--patience", type=int, default=None, help="early stopping after this many epochs")
     train.add_argument("--validation", type=fraction, default=0.2,
                        help="fraction of rows held out for validation (default 0.2; 0 for none)")
@@ -164,6 +171,21 @@ def class_labels(y, task, n_rows):
     return y
 
 
+def optimizer_of(args):
+    """The optimizer object the train options describe; options of the other optimizer are refused."""
+    name = args.optimizer.lower()
+    adam_options = (args.beta1, args.beta2, args.epsilon) != (0.9, 0.999, 1e-8)
+    if name == "sgd":
+        if adam_options:
+            raise CliError("--beta1, --beta2 and --epsilon are options of --optimizer adam")
+        return SGD(args.momentum, nesterov=args.nesterov)
+    if name == "adam":
+        if args.momentum or args.nesterov:
+            raise CliError("--momentum and --nesterov are options of --optimizer sgd")
+        return Adam(args.beta1, args.beta2, args.epsilon)
+    raise CliError(f"--optimizer must be sgd or adam, got {args.optimizer!r}")
+
+
 def train(args):
     """`fastbp train`: fit a model to a data set, print a summary, save the model and its curves."""
     for path, option in ((args.save, "--save"), (args.plot, "--plot")):
@@ -199,7 +221,7 @@ def train(args):
     if args.standardize:
         net.standardize(X_train)
     history = net.fit(X_train, y_train, mode=args.mode, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                      l2=args.l2, momentum=args.momentum, seed=args.seed, gradient=args.gradient,
+                      l2=args.l2, optimizer=optimizer_of(args), seed=args.seed, gradient=args.gradient,
                       schedule=args.schedule, validation=validation, patience=args.patience,
                       progress=progress_wanted(args), n_threads=args.threads)
     if not len(history):  # fit returns with no epoch only when interrupted in the first one
@@ -218,7 +240,8 @@ def report(args, net, history, X, X_train, y_train, validation, sizes):
     print(f"data {args.data}: {X.shape[0]} rows, {X_train.shape[0]} for training"
           + (f", {validation[0].shape[0]} for validation" if validation else ""))
     print(f"model {net}")
-    print(f"trained {len(history)} epochs ({args.mode}, {args.gradient}) in {sum(history.seconds):.3f} s, "
+    print(f"trained {len(history)} epochs ({args.mode}, {args.gradient}, {args.optimizer.lower()}) "
+          f"in {sum(history.seconds):.3f} s, "
           f"{history.samples_per_second():,.0f} samples/s (compile {history.compile_seconds:.2f} s); "
           f"stopped: {history.stopped}" + (f", best epoch {history.best_epoch}" if history.best_epoch else ""))
     line = f"training loss {net.loss(X_train, y_train):.4g}"

@@ -231,7 +231,7 @@ class MLP:
         out = self.forward(X)
         return checks.labels_of(out) if self.is_classifier else out
 
-    def fit(self, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentum=0.0,
+    def fit(self, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentum=0.0, optimizer="sgd",
             shuffle=True, seed=None, gradient="backprop", schedule="constant", power_t=0.5,
             validation=None, patience=None, callback=None, progress=False, n_threads=None):
         """Train in place; returns a :class:`~fastbp.History`.
@@ -249,6 +249,12 @@ class MLP:
         batch_size : int >= 1, used by ``minibatch`` (capped at n_samples).
         l2 : float >= 0, weight decay: the objective adds 0.5 * l2 * sum W^2.
         momentum : float in [0, 1): v = momentum * v - lr * g; params += v (:class:`fastbp.SGD`).
+        optimizer : {"sgd", "adam"} or an optimizer object, default "sgd"
+            ``"sgd"``: :class:`fastbp.SGD` with ``momentum``; ``"adam"``: :class:`fastbp.Adam` with
+            its defaults (``lr`` is Adam's step size: 0.001 is the usual start). An object
+            (``fastbp.SGD(momentum=0.9, nesterov=True)``, ``fastbp.Adam(beta1=0.9)``) keeps its state
+            (velocity; moments and step count) between ``fit`` calls. Every mode runs with either;
+            in ``mode="sgd"`` Adam takes one bias-corrected step per sample, fused into backpropagation.
         shuffle : bool, visit the samples in a new random order each epoch.
         seed : int, numpy Generator or None, random state for the shuffling.
         gradient : {"backprop", "numerical"}

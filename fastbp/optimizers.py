@@ -1,7 +1,8 @@
 """Optimizers: objects that own their state and their update kernels.
 
 An optimizer is bound to a model by :meth:`start` (which allocates its state, or keeps it
-when it already fits the model), compiles its kernels in :meth:`warm_up`, runs a minibatch
+when it already fits the model: a second ``fit`` with the same optimizer object goes on
+from where the first stopped), compiles its kernels in :meth:`warm_up`, runs a minibatch
 (or batch) epoch as one compiled call in :meth:`minibatch_epoch`, a per-sample epoch with
 the update fused into backpropagation in :meth:`online_epoch` (``mode="sgd"``), and applies
 a whole gradient in :meth:`step` (training on numerical gradients). A new
@@ -14,30 +15,11 @@ from . import checks, engine, kernels
 from .engine import aligned_zeros
 
 
-class SGD:
-    """Stochastic gradient descent with momentum.
+class _Optimizer:
+    """What every optimizer shares: the state check, the warm-up, the minibatch kernel's set-up."""
 
-    Per step, with g the gradient (L2 included): ``v = momentum * v - lr * g; params += v``
-    (``params -= lr * g`` when momentum is 0).
-
-    Parameters
-    ----------
-    momentum : float in [0, 1), default 0
-    """
-
-    def __init__(self, momentum=0.0):
-        self.momentum = checks.check_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
-        self.velocity = None
-
-    def __repr__(self):
-        return f"SGD(momentum={self.momentum})"
-
-    def start(self, net):
-        """Bind to `net`: zero velocity, unless the state already fits the model (then it goes on)."""
-        if self.velocity is None or self.velocity.shape != (net.n_params,) or self.velocity.dtype != net.dtype:
-            self.velocity = aligned_zeros(net.n_params, net.dtype)
-        self._scalar = net.dtype.type
-        return self
+    def _fits(self, state, net):
+        return state is not None and state.shape == (net.n_params,) and state.dtype == net.dtype
 
     def warm_up(self, net, X, Y, space, grad, mode, batch):
         """Compile (or load from the cache) this optimizer's kernel for the run: calls that change nothing."""
@@ -47,31 +29,170 @@ class SGD:
         elif mode == "minibatch":
             self.minibatch_epoch(net, X, Y, none, batch, 0.0, 0.0, space, grad)
         else:
-            kernels.sgd_step(params=net.params[:0], velocity=self.velocity[:0], grad=self.velocity[:0],
-                             lr=self._scalar(0), momentum=self._scalar(self.momentum))
-
-    def step(self, params, grad, lr):
-        """Params -= lr * grad, with momentum."""
-        kernels.sgd_step(params=params, velocity=self.velocity, grad=grad, lr=self._scalar(lr),
-                         momentum=self._scalar(self.momentum))
+            self._step(net.params[:0], grad[:0], 0.0, advance=False)
 
     def minibatch_epoch(self, net, X, Y, rows, batch, lr, l2, space, grad):
         """One epoch over `rows` in batches of `batch`, a step per batch, in one compiled call.
 
-        Returns the summed per-sample loss (each sample's before its batch's update). grad: (P,) scratch.
+        Returns (the summed per-sample loss, each sample's before its batch's update; the sum over the
+        batches of sum W^2 before each update, 0 when l2 is 0). grad: (P,) scratch.
         """
         matrices = engine.uses_matrices(net, batch)
-        threaded = engine.threaded(net, batch)
-        kernel = kernels.minibatch_epoch_parallel if threaded else kernels.minibatch_epoch_serial
+        serial, parallel = self._minibatch_kernels
+        kernel = parallel if engine.threaded(net, batch) else serial
         partial, chunk_work = space.chunks(0 if matrices else batch)
+        T = net.dtype.type
         with engine.matrix_call(matrices, net.dtype):
-            return kernel(**net.kernel_args(), velocity=self.velocity, loss=net.loss_code, X=X, Y=Y, rows=rows,
-                          batch=batch, lr=self._scalar(lr), momentum=self._scalar(self.momentum),
-                          l2=self._scalar(l2), matrix=matrices, grad=grad,
-                          work=space.matrix(batch if matrices else 0), partial=partial, chunk_work=chunk_work)
+            result = kernel(**net.kernel_args(), **self._kernel_state(rows.shape[0], batch), loss=net.loss_code,
+                            X=X, Y=Y, rows=rows, batch=batch, lr=self._rate(lr, T), l2=T(l2), matrix=matrices,
+                            grad=grad, work=space.matrix(batch if matrices else 0), partial=partial,
+                            chunk_work=chunk_work)
+        return float(result[0]), float(result[1])
+
+    def step(self, params, grad, lr):
+        """One update of params in place from a whole gradient (the L2 term already in it)."""
+        self._step(params, grad, lr, advance=True)
+
+
+class SGD(_Optimizer):
+    """Stochastic gradient descent with momentum.
+
+    Per step, with g the gradient (L2 included): ``v = momentum * v - lr * g; params += v``
+    (``params -= lr * g`` when momentum is 0; ``params += momentum * v - lr * g`` with
+    Nesterov's momentum, as scikit-learn's ``nesterovs_momentum``).
+
+    Parameters
+    ----------
+    momentum : float in [0, 1), default 0
+    nesterov : bool, default False
+
+    Attributes
+    ----------
+    velocity : ndarray (n_params,) or None
+        v, laid out like the model's ``params``; None before the first ``fit``.
+    """
+
+    _minibatch_kernels = (kernels.minibatch_epoch_serial, kernels.minibatch_epoch_parallel)
+
+    def __init__(self, momentum=0.0, nesterov=False):
+        self.momentum = checks.check_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
+        self.nesterov = bool(nesterov)
+        self.velocity = None
+
+    def __repr__(self):
+        return f"SGD(momentum={self.momentum}, nesterov={self.nesterov})"
+
+    def start(self, net):
+        """Bind to `net`: zero velocity, unless the state already fits the model (then it goes on)."""
+        if not self._fits(self.velocity, net):
+            self.velocity = aligned_zeros(net.n_params, net.dtype)
+        return self
+
+    def _rate(self, lr, T):
+        return T(lr)
+
+    def _kernel_state(self, n_rows, batch):
+        T = self.velocity.dtype.type
+        return dict(velocity=self.velocity, momentum=T(self.momentum), nesterov=self.nesterov)
+
+    def _step(self, params, grad, lr, advance):
+        T = params.dtype.type
+        kernels.sgd_step(params=params, velocity=self.velocity[:params.shape[0]], grad=grad, lr=T(lr),
+                         momentum=T(self.momentum), nesterov=self.nesterov)
 
     def online_epoch(self, net, X, Y, rows, lr, l2, work):
         """One per-sample epoch over `rows`, the update fused into backpropagation; returns the summed loss."""
-        return kernels.sgd_epoch(**net.kernel_args(), velocity=self.velocity, loss=net.loss_code, X=X, Y=Y,
-                                 rows=rows, lr=self._scalar(lr), momentum=self._scalar(self.momentum),
-                                 l2=self._scalar(l2), work=work)
+        T = net.dtype.type
+        return float(kernels.sgd_epoch(**net.kernel_args(), velocity=self.velocity, loss=net.loss_code, X=X, Y=Y,
+                                       rows=rows, lr=T(lr), momentum=T(self.momentum), nesterov=self.nesterov,
+                                       l2=T(l2), work=work))
+
+
+class Adam(_Optimizer):
+    """Adam (Kingma and Ba, 2015): per-parameter steps from running moments of the gradient.
+
+    Per step t = 1, 2, ..., with g the gradient (L2 included)::
+
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g**2
+        params -= lr / (1 - beta1**t) * m / (sqrt(v / (1 - beta2**t)) + epsilon)
+
+    as ``torch.optim.Adam`` (the paper's Algorithm 1). With ``epsilon_hat=True`` epsilon is added
+    before the bias correction instead, ``params -= lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m /
+    (sqrt(v) + epsilon)`` (the paper's "epsilon hat" form, as scikit-learn's ``solver="adam"``).
+    In ``mode="sgd"`` each sample takes one step, fused into backpropagation; in ``minibatch``
+    and ``batch`` each batch takes one. The state (m, v, t) lives here: passing the same object
+    to a second ``fit`` goes on from where the first stopped.
+
+    Parameters
+    ----------
+    beta1, beta2 : float in [0, 1), default 0.9 and 0.999
+    epsilon : float > 0, default 1e-8
+    epsilon_hat : bool, default False
+
+    Attributes
+    ----------
+    m, v : ndarray (n_params,) or None
+        First and second moments, laid out like ``params``; None before the first ``fit``.
+    t : int
+        Steps taken.
+    """
+
+    _minibatch_kernels = (kernels.adam_minibatch_epoch_serial, kernels.adam_minibatch_epoch_parallel)
+
+    def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8, epsilon_hat=False):
+        self.beta1 = checks.check_float(beta1, "beta1", low=0.0, high=1.0, high_open=True)
+        self.beta2 = checks.check_float(beta2, "beta2", low=0.0, high=1.0, high_open=True)
+        self.epsilon = checks.check_float(epsilon, "epsilon", low=0.0, low_open=True)
+        if not isinstance(epsilon_hat, (bool, np.bool_)):
+            raise TypeError(f"epsilon_hat must be True or False, got {epsilon_hat!r}")
+        self.epsilon_hat = bool(epsilon_hat)
+        self.m = self.v = None
+        self.t = 0
+
+    def __repr__(self):
+        return (f"Adam(beta1={self.beta1}, beta2={self.beta2}, epsilon={self.epsilon}, "
+                f"epsilon_hat={self.epsilon_hat})")
+
+    def start(self, net):
+        """Bind to `net`: zero moments and t = 0, unless the state already fits the model (then it goes on)."""
+        if not (self._fits(self.m, net) and self._fits(self.v, net)):
+            self.m = aligned_zeros(net.n_params, net.dtype)
+            self.v = aligned_zeros(net.n_params, net.dtype)
+            self.t = 0
+        return self
+
+    def _powers(self):
+        """[beta1^t, beta2^t] of the next step, which the kernels advance step by step."""
+        return np.array([self.beta1 ** (self.t + 1), self.beta2 ** (self.t + 1)])
+
+    def _hyper(self):
+        return dict(beta1=self.beta1, beta2=self.beta2, eps=self.epsilon, hat=self.epsilon_hat)
+
+    def _rate(self, lr, T):
+        return float(lr)
+
+    def _kernel_state(self, n_rows, batch):
+        powers = self._powers()
+        self.t += -(-n_rows // batch) if batch else 0
+        return dict(m=self.m, v=self.v, powers=powers, **self._hyper())
+
+    def _step(self, params, grad, lr, advance):
+        n = params.shape[0]
+        kernels.adam_step(params=params, m=self.m[:n], v=self.v[:n], grad=grad, powers=self._powers(), lr=float(lr),
+                          **self._hyper())
+        self.t += advance
+
+    def online_epoch(self, net, X, Y, rows, lr, l2, work):
+        """One per-sample epoch over `rows`, one Adam step per sample fused into backpropagation."""
+        powers = self._powers()
+        self.t += rows.shape[0]
+        return float(kernels.adam_epoch(**net.kernel_args(), m=self.m, v=self.v, loss=net.loss_code, X=X, Y=Y,
+                                        rows=rows, powers=powers, lr=float(lr), **self._hyper(),
+                                        l2=net.dtype.type(l2), work=work))
+
+
+#: the optimizer names fit and the command line accept
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from . import checks, engine, kernels
 from .engine import aligned_zeros
 from .numerical import default_eps, finite_difference_gradient
-from .optimizers import SGD
+from .optimizers import OPTIMIZERS, SGD, _Optimizer
 from .threads import using_threads
 
 MODES = {"sgd": "sgd", "online": "sgd", "minibatch": "minibatch", "batch": "batch"}
@@ -70,6 +70,7 @@ class FitOptions:
     batch_size: int
     l2: float
     momentum: float
+    optimizer: _Optimizer
     shuffle: bool
     seed: np.random.Generator
     gradient: str
@@ -81,8 +82,8 @@ class FitOptions:
     n_threads: int | None
 
     @classmethod
-    def checked(cls, mode, epochs, lr, batch_size, l2, momentum, shuffle, seed, gradient, schedule, power_t,
-                patience, callback, progress, n_threads):
+    def checked(cls, mode, epochs, lr, batch_size, l2, momentum, optimizer, shuffle, seed, gradient, schedule,
+                power_t, patience, callback, progress, n_threads):
         """Validate every option (a TypeError or ValueError naming the first bad one)."""
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
@@ -92,11 +93,25 @@ class FitOptions:
             raise TypeError(f"callback must be callable, got {callback!r}")
         if progress is not None and not isinstance(progress, (bool, np.bool_)):
             raise TypeError(f"progress must be True, False or None, got {progress!r}")
+        momentum = checks.check_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        if isinstance(optimizer, str):
+            optimizer = checks.check_choice(optimizer, "optimizer", {name: name for name in OPTIMIZERS})
+            if optimizer != "sgd" and momentum:
+                raise ValueError(f"momentum is an option of optimizer='sgd', got momentum={momentum} with "
+                                 f"optimizer={optimizer!r}")
+            optimizer = SGD(momentum) if optimizer == "sgd" else OPTIMIZERS[optimizer]()
+        elif isinstance(optimizer, _Optimizer):
+            if momentum:
+                raise ValueError(f"momentum is set on the optimizer object (SGD(momentum=...)), got momentum="
+                                 f"{momentum} beside optimizer={optimizer!r}")
+        else:
+            raise TypeError(f"optimizer must be one of {sorted(OPTIMIZERS)} or an optimizer object such as "
+                            f"fastbp.Adam(), got {optimizer!r}")
         return cls(mode=checks.check_choice(mode, "mode", MODES), epochs=checks.check_int(epochs, "epochs", 1),
                    lr=checks.check_float(lr, "lr", low=0.0, low_open=True),
                    batch_size=checks.check_int(batch_size, "batch_size", 1),
                    l2=checks.check_float(l2, "l2", low=0.0),
-                   momentum=checks.check_float(momentum, "momentum", low=0.0, high=1.0, high_open=True),
+                   momentum=momentum, optimizer=optimizer,
                    shuffle=bool(shuffle), seed=checks.as_rng(seed),
                    gradient=checks.check_choice(gradient, "gradient", GRADIENTS),
                    schedule=checks.check_choice(schedule, "schedule", SCHEDULES),
@@ -128,7 +143,7 @@ def _epochs(net, X, Y, X_val, Y_val, o):
     """The epoch loop of `fit`, on validated, prepared arrays."""
     validation = X_val is not None
     n = X.shape[0]
-    optimizer = SGD(o.momentum).start(net)
+    optimizer = o.optimizer.start(net)
     space = engine.workspace(net)
     grad = aligned_zeros(net.n_params, net.dtype)
     in_order = np.arange(n, dtype=np.int64)
@@ -146,7 +161,7 @@ def _epochs(net, X, Y, X_val, Y_val, o):
         if online:
             return optimizer.online_epoch(net, X, Y, order, lr, o.l2, space.sample)
         if o.gradient == "backprop":
-            return optimizer.minibatch_epoch(net, X, Y, order, step_rows, lr, o.l2, space, grad)
+            return optimizer.minibatch_epoch(net, X, Y, order, step_rows, lr, o.l2, space, grad)[0]
         total = 0.0
         for s in range(0, n, step_rows):
             rows = order[s:s + step_rows]

@@ -9,10 +9,11 @@ No classes, no Python objects, no I/O; fastbp imports the kernels, never the rev
 - vmath: exp, tanh, sigmoid that vectorise; blas: gemm on parts of flat buffers
 - gradient: batch gradients sample by sample in fixed chunks; blocked: forward passes and batch
   gradients as matrix products; serial or parallel
-- sgd: the per-sample SGD epoch with its fused update, the minibatch epoch, and the SGD step
+- sgd, adam: per optimizer, the per-sample epoch with its fused update, the minibatch epoch, and the step
 - numerical: finite-difference gradients
 """
 from .activations import CROSS_ENTROPY, IDENTITY, NO_LOSS, RELU, SIGMOID, SOFTMAX, SQUARED, TANH
+from .adam import adam_epoch, adam_minibatch_epoch_parallel, adam_minibatch_epoch_serial, adam_step
 from .blas import resolve_blas
 from .blocked import matrix_parallel, matrix_serial
 from .gradient import gradient_parallel, gradient_serial
@@ -25,6 +26,6 @@ __all__ = [
     "IDENTITY", "SIGMOID", "TANH", "RELU", "SOFTMAX", "SQUARED", "CROSS_ENTROPY", "NO_LOSS",
     "layer_offsets", "sample_work_size", "block_work_size", "chunk_count",
     "forward_rows", "gradient_rows", "sgd_epoch", "sgd_step", "minibatch_epoch_serial", "minibatch_epoch_parallel",
-    "finite_differences",
+    "adam_epoch", "adam_step", "adam_minibatch_epoch_serial", "adam_minibatch_epoch_parallel", "finite_differences",
     "gradient_serial", "gradient_parallel", "matrix_serial", "matrix_parallel", "resolve_blas",
 ]

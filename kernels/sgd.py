@@ -2,7 +2,8 @@
 minibatch epoch (one compiled call, every batch's gradient and update inside), and the update
 step applied to a whole gradient.
 
-g = dC/dw + l2 w (biases: no l2);  v = mu v - lr g;  w += v   (mu = 0: w -= lr g).
+g = dC/dw + l2 w (biases: no l2);  v = mu v - lr g;  w += v   (mu = 0: w -= lr g);
+Nesterov's momentum (as scikit-learn): v = mu v - lr g;  w += mu v - lr g.
 """
 import numpy as np
 
@@ -19,14 +20,15 @@ FUSE_MIN_WEIGHTS = 16384
 
 
 @jit_inline
-def sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr, mu, l2, a, delta, prev):
+def sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr, mu, nesterov, l2, a, delta,
+               prev):
     """Backpropagate the sample in a (forward_sample) and update params in place, fused.
 
     Per W_l, top down, ONE loop reads the old w, accumulates delta_{l-1} += w delta_l, and
     applies g = delta_l a^l + l2 w: w = (1 - lr l2) w - (lr delta_l) a^l when mu = 0, else
-    v = mu v - lr g; w += v. r_next >= 0: the layer-0 pass also computes the next sample's
-    z^1 = W_0' X[r_next] + b_0' with the updated weights into a[sizes[0]:], so W_0 is streamed
-    once per sample for this update and the next forward. Returns True when it did.
+    v = mu v - lr g; w += v (w += mu v - lr g when nesterov). r_next >= 0: the layer-0 pass also
+    computes the next sample's z^1 = W_0' X[r_next] + b_0' with the updated weights into a[sizes[0]:],
+    so W_0 is streamed once per sample for this update and the next forward. Returns True when it did.
     velocity: (P,) or unused when mu = 0; delta, prev: (max(sizes),) scratch.
     """
     T = type(params[0])
@@ -67,16 +69,18 @@ def sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr
                 if fuse:
                     a[i + n_in + j] = s
             else:
-                velocity[bias + j] = mu * velocity[bias + j] - lr * d
-                params[bias + j] += velocity[bias + j]
+                v = mu * velocity[bias + j] - lr * d
+                velocity[bias + j] = v
+                params[bias + j] += mu * v - lr * d if nesterov else v
                 s = params[bias + j]
                 for k in range(n_in):
                     w = params[row + k]
                     if back:
                         prev[k] += w * d
-                    v = mu * velocity[row + k] - lr * (d * a[i + k] + l2 * w)
+                    g = d * a[i + k] + l2 * w
+                    v = mu * velocity[row + k] - lr * g
                     velocity[row + k] = v
-                    w += v
+                    w += mu * v - lr * g if nesterov else v
                     params[row + k] = w
                     if fuse:
                         s += w * prev[k]
@@ -91,10 +95,10 @@ def sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr
 
 
 @jit
-def sgd_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, lr, momentum, l2, work):
+def sgd_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, lr, momentum, nesterov, l2, work):
     """One online epoch: for r in rows, forward X[r], then the fused delta-and-update pass (sgd_sample).
 
-    lr, momentum, l2: scalars of params' dtype. Returns the sum of the per-sample losses, each
+    lr, momentum, l2: scalars of params' dtype; nesterov: bool. Returns the sum of the per-sample losses, each
     seen before its sample's own update.
     """
     a, delta, prev = sample_buffers(sizes, work)
@@ -106,14 +110,15 @@ def sgd_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, lr, mome
         r = rows[idx]
         total += forward_sample(params, sizes, offsets, acts, loss, X, Y, r, a, z1_ready)
         r_next = rows[idx + 1] if fuse and idx + 1 < n_rows else -1
-        z1_ready = sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr, momentum, l2,
-                              a, delta, prev)
+        z1_ready = sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr, momentum, nesterov,
+                              l2, a, delta, prev)
     return total
 
 
 @jit
-def sgd_step(params, velocity, grad, lr, momentum):
-    """Gradient-descent update in place: v = mu v - lr g; params += v (params -= lr g when mu = 0).
+def sgd_step(params, velocity, grad, lr, momentum, nesterov):
+    """Gradient-descent update in place: v = mu v - lr g; params += v (params -= lr g when mu = 0;
+    params += mu v - lr g when nesterov).
 
     grad: (P,), the L2 term already in it; lr, momentum: scalars of params' dtype.
     """
@@ -124,13 +129,26 @@ def sgd_step(params, velocity, grad, lr, momentum):
         for q in range(params.shape[0]):
             v = momentum * velocity[q] - lr * grad[q]
             velocity[q] = v
-            params[q] += v
+            params[q] += momentum * v - lr * grad[q] if nesterov else v
 
 
 @jit_inline
-def _mean_step(params, velocity, sizes, offsets, grad, scale, lr, mu, l2):
+def weight_squares(params, sizes, offsets):
+    """sum W^2 over every layer's weights (biases excluded): the L2 penalty is half l2 times it."""
+    T = type(params[0])
+    total = T(0)
+    for l in range(sizes.shape[0] - 1):
+        p = offsets[l]
+        for q in range(p, p + sizes[l] * sizes[l + 1]):
+            total += params[q] * params[q]
+    return total
+
+
+@jit_inline
+def _mean_step(params, velocity, sizes, offsets, grad, scale, lr, mu, nesterov, l2):
     """params from the summed gradient of a batch: g = scale grad + l2 w (biases: no l2), then
-    v = mu v - lr g; w += v (w -= lr g when mu = 0). Branch-free loops, so they vectorise."""
+    v = mu v - lr g; w += v (w -= lr g when mu = 0; w += mu v - lr g when nesterov).
+    Branch-free loops, so they vectorise."""
     T = type(params[0])
     for l in range(sizes.shape[0] - 1):
         p = offsets[l]  # unsigned, as offsets are: no negative-index check, so the loops vectorise
@@ -145,26 +163,30 @@ def _mean_step(params, velocity, sizes, offsets, grad, scale, lr, mu, l2):
                 params[q] -= step * grad[q]
         else:
             for q in range(p, bias):
-                v = mu * velocity[q] - lr * (grad[q] * scale + l2 * params[q])
+                g = grad[q] * scale + l2 * params[q]
+                v = mu * velocity[q] - lr * g
                 velocity[q] = v
-                params[q] += v
+                params[q] += mu * v - lr * g if nesterov else v
             for q in range(bias, end):
-                v = mu * velocity[q] - lr * (grad[q] * scale)
+                g = grad[q] * scale
+                v = mu * velocity[q] - lr * g
                 velocity[q] = v
-                params[q] += v
+                params[q] += mu * v - lr * g if nesterov else v
 
 
-def _minibatch_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, batch, lr, momentum, l2,
+def _minibatch_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, batch, lr, momentum, nesterov, l2,
                      matrix, grad, work, partial, chunk_work):
     """One minibatch epoch in one call: for each run of `batch` entries of rows (the last may be
     shorter), the batch's mean gradient (as matrices when `matrix`, else sample by sample in
-    chunks), L2 added, and the SGD step. Returns the sum of the per-sample losses, each taken in
-    its batch's forward pass, before that batch's update.
+    chunks), L2 added, and the SGD step.
 
+    Returns (the sum of the per-sample losses, each taken in its batch's forward pass, before that
+    batch's update; the sum over batches of sum W^2 before each update, 0 when l2 = 0).
     grad: (P,) scratch; work: the matrix kernel's buffer; partial, chunk_work: the chunked kernel's.
     """
     T = type(params[0])
     total = T(0)
+    squares = T(0)
     n = rows.shape[0]
     no_outputs = X[:0]  # C-contiguous, as the outputs other callers pass: one compiled version
     for start in range(0, n, batch):
@@ -173,8 +195,10 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, b
             total += _matrix_rows(params, sizes, offsets, acts, loss, X, Y, part, no_outputs, grad, work, T(1))
         else:
             total += _gradient_chunks(params, sizes, offsets, acts, loss, X, Y, part, grad, partial, chunk_work)
-        _mean_step(params, velocity, sizes, offsets, grad, T(1) / T(part.shape[0]), lr, momentum, l2)
-    return total
+        if l2 != T(0):
+            squares += weight_squares(params, sizes, offsets)
+        _mean_step(params, velocity, sizes, offsets, grad, T(1) / T(part.shape[0]), lr, momentum, nesterov, l2)
+    return total, squares
 
 
 minibatch_epoch_serial, minibatch_epoch_parallel = jit_serial_and_parallel(

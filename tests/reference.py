@@ -122,3 +122,33 @@ def sgd_nn(network, X, Y, order, acts, loss, eta, momentum=0.0, l2=0.0, velocity
                     for (vW, vb), (gW, gb) in zip(velocity, grads)]
         network = [(W + vW, b + vb) for (W, b), (vW, vb) in zip(network, velocity)]
     return network, velocity
+
+
+def optimizer_state(network):
+    """Zeros shaped like the network's (W, b) pairs: the start of a velocity or of Adam's moments."""
+    return [(np.zeros_like(W), np.zeros_like(b)) for W, b in network]
+
+
+def sgd_update(network, grads, velocity, eta, momentum=0.0, nesterov=False):
+    """(network, velocity) after one SGD step: v = mu v - eta g; w += v, or w += mu v - eta g (Nesterov)."""
+    velocity = [(momentum * vW - eta * gW, momentum * vb - eta * gb) for (vW, vb), (gW, gb) in zip(velocity, grads)]
+    if nesterov:
+        steps = [(momentum * vW - eta * gW, momentum * vb - eta * gb) for (vW, vb), (gW, gb) in zip(velocity, grads)]
+    else:
+        steps = velocity
+    return [(W + sW, b + sb) for (W, b), (sW, sb) in zip(network, steps)], velocity
+
+
+def adam_update(network, grads, m, v, t, eta, beta1=0.9, beta2=0.999, eps=1e-8, hat=False):
+    """(network, m, v) after Adam step t (1-based), written from the paper's Algorithm 1:
+    m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t), w -= eta m_hat / (sqrt(v_hat) + eps); hat: the
+    paper's section-2 form, w -= eta sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)."""
+    m = [(beta1 * mW + (1 - beta1) * gW, beta1 * mb + (1 - beta1) * gb) for (mW, mb), (gW, gb) in zip(m, grads)]
+    v = [(beta2 * vW + (1 - beta2) * gW**2, beta2 * vb + (1 - beta2) * gb**2) for (vW, vb), (gW, gb) in zip(v, grads)]
+
+    def step(mq, vq):
+        if hat:
+            return eta * np.sqrt(1 - beta2**t) / (1 - beta1**t) * mq / (np.sqrt(vq) + eps)
+        return eta * (mq / (1 - beta1**t)) / (np.sqrt(vq / (1 - beta2**t)) + eps)
+    network = [(W - step(mW, vW), b - step(mb, vb)) for (W, b), (mW, mb), (vW, vb) in zip(network, m, v)]
+    return network, m, v

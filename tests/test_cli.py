@@ -44,6 +44,16 @@ def test_train_digits_reaches_95_percent(tmp_path):
     assert accuracy_in(done.stdout) >= 0.95
 
 
+@pytest.mark.parametrize("args", [["--optimizer", "adam", "--lr", "0.01", "--beta1", "0.8"],
+                                  ["--momentum", "0.9", "--nesterov", "--mode", "minibatch"]])
+def test_train_with_each_optimizer(args, capsys):
+    assert cli.main(["train", "--quiet", "--epochs", "60", *args]) == 0
+    out = capsys.readouterr().out
+    optimizer = "adam" if "adam" in args else "sgd"
+    assert re.search(rf"trained 60 epochs \(\w+, backprop, {optimizer}\)", out), out
+    assert accuracy_in(out) > 0.8
+
+
 def test_predict_and_evaluate_use_the_saved_model(tmp_path):
     X, y = fastbp.datasets.iris()
     np.savetxt(tmp_path / "iris.csv", np.column_stack([X, y]), delimiter=",",
@@ -158,6 +168,11 @@ def files(tmp_path):
     (["predict", "{d}/good.npz", "--data", "xor"], r"X must have 4 columns"),
     (["evaluate", "{d}/good.npz", "--data", "iris", "--target", "none"], r"evaluate needs targets"),
     (["frobnicate"], r"invalid choice"),
+    (["train", "--optimizer", "rmsprop"], r"--optimizer must be sgd or adam, got 'rmsprop'"),
+    (["train", "--optimizer", "adam", "--momentum", "0.9"],
+     r"--momentum and --nesterov are options of --optimizer sgd"),
+    (["train", "--beta1", "0.5"], r"--beta1, --beta2 and --epsilon are options of --optimizer adam"),
+    (["train", "--optimizer", "adam", "--beta2", "1"], r"beta2 must be < 1"),
     (["costs", "--out", "{d}/nowhere"], r"--out must be an existing folder"),
 ])
 def test_cli_errors_are_one_line(files, args, message, capsys):

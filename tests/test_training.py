@@ -32,7 +32,8 @@ def test_sgd_kernel_visits_rows_in_the_given_order(rng):
     order = rng.permutation(10)
     network, _ = ref.sgd_nn(ref.unflatten(net.params, sizes), X, Y, order, acts_of(net), "squared", eta=0.1)
     kernels.sgd_epoch(**net.kernel_args(), velocity=np.zeros_like(net.params), loss=net.loss_code, X=X, Y=Y,
-                      rows=order, lr=0.1, momentum=0.0, l2=0.0, work=fastbp.engine.Workspace(net).sample)
+                      rows=order, lr=0.1, momentum=0.0, nesterov=False, l2=0.0,
+                      work=fastbp.engine.Workspace(net).sample)
     np.testing.assert_allclose(net.params, ref.flatten(network), rtol=1e-10, atol=1e-12)
 
 

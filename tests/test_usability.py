@@ -184,3 +184,13 @@ def test_idx_loader_checks_its_input(tmp_path):
     (tmp_path / "bad.idx").write_bytes(b"\x01\x02\x03\x04")
     with pytest.raises(ValueError, match=r"bad magic"):
         datasets.load_idx(tmp_path / "bad.idx")
+
+
+def test_read_only_inputs_are_accepted_everywhere(iris_split):
+    """A read-only array (a memory map opened read-only, a broadcast view) is copied, never refused."""
+    X, _, y, _ = iris_split
+    X = X.copy()
+    X.flags.writeable = False
+    net = fastbp.MLP([4, 8, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
+    history = net.fit(X, y, mode="minibatch", epochs=2, lr=0.05)
+    assert len(history) == 2 and net.forward(X).shape == (X.shape[0], 3) and np.isfinite(net.loss(X, y))
