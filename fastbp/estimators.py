@@ -206,7 +206,8 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(f"the data needs layer widths {units}, the fitted model has "
                                  f"{[c.shape[0] for c in self.coefs_] + [self.n_outputs_]}; fit it anew "
                                  f"(warm_start=False)")
-        self._best_params = self._net.params.copy()
+        if self.early_stopping:  # the parameters restored at the end, when no epoch scores better
+            self._best_params = self._net.params.copy()
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
             self._rate = float(self.learning_rate_init)
@@ -299,7 +300,7 @@ class _BaseMLP(BaseEstimator):
             if part.shape[0]:  # scikit-learn's L2 term is alpha W / (rows in the batch)
                 s, q = optimizer.minibatch_epoch(net, X, Y, part, size, rate, self.alpha / size, space, grad)
                 seen += s
-                squares += q if self.alpha else 0.0
+                squares += q  # 0 when alpha is 0
         return seen, squares
 
     def _stops(self, message):
