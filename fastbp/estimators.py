@@ -404,7 +404,23 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
                                  f"'y' has {classes}.")
-        return X, self._label_binarizer.transform(y).astype(bool)
+        return X, self._indicators(y)
+
+    def _indicators(self, y):
+        """LabelBinarizer.transform(y) as booleans.
+
+        For one label per row without its type checks (1.5 ms of a 30 ms fit on digits): one column
+        y == classes_[1] for two classes, else one per class.
+        """
+        classes = self.classes_
+        if y.ndim != 1 or len(classes) < 2 or self._label_binarizer.y_type_ not in ("binary", "multiclass"):
+            return self._label_binarizer.transform(y).astype(bool)
+        index = np.searchsorted(classes, y)  # every label is in classes_ (checked above)
+        if len(classes) == 2:
+            return (index == 1)[:, None]
+        Y = np.zeros((y.shape[0], len(classes)), dtype=bool)
+        Y[np.arange(y.shape[0]), index] = True
+        return Y
 
     def _head(self):
         if self._label_binarizer.y_type_ == "multiclass":
