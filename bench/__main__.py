@@ -1,10 +1,11 @@
 """Run the experiments and regenerate RESULTS.md:
-``python -m bench [--quick] [costs|suites|estimators|compile ...]``.
+``python -m bench [--quick] [costs|suites|estimators|distributed|compile ...]``.
 
 From the repository root. costs: fastbp's cost experiment (backprop against finite differences);
 suites: the pytest-benchmark suites in bench/ (with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset
 for that command alone: they slow NumPy's BLAS), all but the estimators'; estimators: the
-scikit-learn estimator suite (bench/test_estimators.py), same settings; compile: first-call
+scikit-learn estimator suite (bench/test_estimators.py), same settings; distributed: fastbp.distributed
+on local Dask clusters against in-process training (bench/distributed_probe.py); compile: first-call
 compile times with and without Numba's cache. Each saves JSON under bench/results/, then RESULTS.md is rewritten from
 all the JSON there.
 """
@@ -21,7 +22,7 @@ from fastbp.machine import machine_info
 
 from . import report
 
-EXPERIMENTS = ("costs", "suites", "estimators", "compile")
+EXPERIMENTS = ("costs", "suites", "estimators", "distributed", "compile")
 #: the suite that `estimators` runs, apart from the others
 ESTIMATOR_SUITE = "bench/test_estimators.py"
 
@@ -79,6 +80,11 @@ def main(argv=None):
     if "estimators" in names:
         run_suites(args.quick, (results / "estimators.json").resolve(), [ESTIMATOR_SUITE])
         print(f"estimators: saved {results / 'estimators.json'}")
+    if "distributed" in names:
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        out = subprocess.run([sys.executable, "-m", "bench.distributed_probe"] + (["--quick"] if args.quick else []),
+                             env=env, check=True, capture_output=True, text=True)
+        print(f"distributed: saved {report.save(json.loads(out.stdout), '.', 'distributed')}")
     if "compile" in names:
         print(f"compile: saved {report.save(compile_times(), '.', 'compile')}")
     print(f"wrote {report.write_results('.')}")

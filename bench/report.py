@@ -46,6 +46,9 @@ def write_results(root):
     if estimators and estimators["benchmarks"]:
         parts += [estimator_section(estimators),
                   f"Estimator benchmarks machine: {describe(estimators['benchmarks'][0]['extra_info'])}.", ""]
+    spread = _load(root, "distributed")
+    if spread:
+        parts += [distributed_section(spread), f"Distributed benchmark machine: {describe(spread['machine'])}.", ""]
     cost = _load(root, "costs")
     if cost:
         parts += [costs.report_section(cost, (RESULTS_DIR / "costs.png").as_posix()),
@@ -53,7 +56,7 @@ def write_results(root):
     compiled = _load(root, "compile")
     if compiled:
         parts += [compile_section(compiled)]
-    if not (suites or estimators or cost or compiled):
+    if not (suites or estimators or spread or cost or compiled):
         parts.append("No experiment has been run yet.")
     out = root / "RESULTS.md"
     out.write_text("\n".join(p for p in parts if p is not None) + "\n")
@@ -181,6 +184,46 @@ def minibatch_section(result):
                   for p in ("jax-scan", "torch", "numpy")]
         lines.append(f"| {batch} | {dtype} | {threads} | {cells} | " + " | ".join(ratios) + " |")
     return "\n".join(lines) + "\n"
+
+
+#: the network the paper scaling assumes between machines: 10 Gb/s, in bytes per second
+NETWORK_BYTES_PER_S = 1.25e9
+
+
+def distributed_section(result):
+    """fastbp.distributed against in-process training, and the scaling those figures imply."""
+    rows, params = result["rows"], result["n_params"]
+    one = result["in_process"]["1"]
+    lines = ["## Data-parallel training on Dask (`fastbp.distributed`)", "",
+             f"`python -m bench distributed`: batch gradient steps of {'-'.join(map(str, result['sizes']))} "
+             f"(float64, {params:,} parameters) over {rows:,} rows in {result['partitions']} partitions, on "
+             "LocalClusters of worker processes with one thread each, against `net.gradient` in this process. "
+             "Step overhead: a batch step of 2-4-1 on 64 rows, where the compute is nothing. Medians of 7 steps.", "",
+             "| where | step overhead ms | large step s | rows/s | vs in-process, 1 thread |", "|---|---|---|---|---|"]
+    for threads, seconds in sorted(result["in_process"].items()):
+        lines.append(f"| in process, {threads} thread(s) | - | {seconds:.3f} | {rows / seconds:,.0f} | "
+                     f"{one / seconds:.2f}x |")
+    for workers, step in sorted(result["workers"].items()):
+        lines.append(f"| {workers} worker(s) | {1e3 * step['tiny']:.1f} | {step['large']:.3f} | "
+                     f"{rows / step['large']:,.0f} | {one / step['large']:.2f}x |")
+    latency = max(step["tiny"] for step in result["workers"].values())
+    per_row = one / rows
+    gradient_bytes = 8 * params
+    lines += ["", "On paper, for N machines of this one's speed: a step of B rows costs B x "
+              f"{1e6 * per_row:.2f} us / N of compute (the 1-thread figure above), plus the round trip "
+              f"({1e3 * latency:.1f} ms, the larger overhead above), plus N gradients of {gradient_bytes / 1e6:.2f} MB "
+              f"into the client over an assumed {NETWORK_BYTES_PER_S * 8 / 1e9:.0f} Gb/s network (the parameters "
+              "go out once per worker: as much again). Expected speed-up over one machine:", "",
+              "| batch rows | N=1 | N=2 | N=4 | N=8 | N=16 | N=32 |", "|---|---|---|---|---|---|---|"]
+    for batch in (4096, 65536, 1048576):
+        compute = batch * per_row
+        cells = [f"{compute / (compute / n + latency + 2 * n * gradient_bytes / NETWORK_BYTES_PER_S):.1f}x"
+                 for n in (1, 2, 4, 8, 16, 32)]
+        lines.append(f"| {batch:,} | " + " | ".join(cells) + " |")
+    lines += ["", "A step pays off on more machines when its compute (rows x edges) is large beside the "
+              "round trip and the gradient bytes: large batches of large networks scale, small batches do not; "
+              "`sync_every=k` divides the round trips by k.", ""]
+    return "\n".join(lines)
 
 
 def estimator_section(result):

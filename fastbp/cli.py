@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +100,11 @@ def build_parser():
     train.add_argument("--save", default=None, help="write the trained model to this .npz file")
     train.add_argument("--plot", default=None, help="write the loss (and accuracy) curves to this PNG")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    cluster = train.add_mutually_exclusive_group()
+    cluster.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                         help="train on this Dask cluster (tcp://host:8786; needs fastbp[distributed])")
+    cluster.add_argument("--workers", type=int, default=None, metavar="N",
+                         help="train on a local Dask cluster of N worker processes (needs fastbp[distributed])")
 
     for name, text in (("predict", "print a trained model's predictions, one row per line"),
                        ("evaluate", "print a trained model's accuracy (classifier) or loss (regressor)")):
@@ -220,10 +225,13 @@ def train(args):
         X_train, y_train, validation = X, y, None
     if args.standardize:
         net.standardize(X_train)
-    history = net.fit(X_train, y_train, mode=args.mode, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                      l2=args.l2, optimizer=optimizer_of(args), seed=args.seed, gradient=args.gradient,
-                      schedule=args.schedule, validation=validation, patience=args.patience,
-                      progress=progress_wanted(args), n_threads=args.threads)
+    if args.scheduler or args.workers is not None:
+        history = fit_on_cluster(args, net, X_train, y_train, validation)
+    else:
+        history = net.fit(X_train, y_train, mode=args.mode, epochs=args.epochs, lr=args.lr,
+                          batch_size=args.batch_size, l2=args.l2, optimizer=optimizer_of(args), seed=args.seed,
+                          gradient=args.gradient, schedule=args.schedule, validation=validation,
+                          patience=args.patience, progress=progress_wanted(args), n_threads=args.threads)
     if not len(history):  # fit returns with no epoch only when interrupted in the first one
         raise KeyboardInterrupt
     with interrupts_deferred() as caught:  # from here to the saved files, Ctrl-C waits
@@ -233,6 +241,38 @@ def train(args):
               + (f", saved to {args.save}" if args.save else ""), file=sys.stderr)
         return 130
     return 0
+
+
+def fit_on_cluster(args, net, X, y, validation):
+    """`fastbp train --scheduler ADDRESS | --workers N`: fastbp.distributed.fit on that cluster."""
+    if args.workers is not None and args.workers < 1:
+        raise CliError(f"--workers must be at least 1, got {args.workers}")
+    if args.mode not in ("batch", "minibatch"):
+        raise CliError(f"a cluster trains with --mode batch or minibatch, got --mode {args.mode}")
+    if args.gradient != "backprop" or args.schedule != "constant" or args.threads is not None:
+        raise CliError("--gradient numerical, --schedule invscaling and --threads are options of training in "
+                       "this process, not on a cluster")
+    optimizer = optimizer_of(args)
+    try:
+        from distributed import Client, LocalCluster
+
+        from . import distributed
+    except ImportError:
+        raise CliError("--scheduler and --workers need Dask: pip install 'fastbp[distributed]'") from None
+    with ExitStack() as stack:
+        if args.workers is not None:
+            cluster = stack.enter_context(LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                                       dashboard_address=":0"))
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(args.scheduler, timeout=30))
+            except OSError as error:
+                raise CliError(f"--scheduler {args.scheduler}: cannot connect ({error})") from None
+        return distributed.fit(net, X, y, mode=args.mode, epochs=args.epochs, lr=args.lr,
+                               batch_size=args.batch_size, l2=args.l2, optimizer=optimizer, seed=args.seed,
+                               validation=validation, patience=args.patience, progress=progress_wanted(args),
+                               client=client)
 
 
 def report(args, net, history, X, X_train, y_train, validation, sizes):

@@ -137,16 +137,17 @@ def matrix_call(matrices, dtype):
         yield
 
 
-def batch_gradient(net, X, Y, rows, l2, grad, space):
+def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False):
     """Write d(mean loss over rows + 0.5 l2 |W|^2)/dparams into grad; returns the mean loss (no penalty).
 
+    summed: the sum over the rows instead, of the gradient (l2 must be 0) and of the loss.
     Many rows of a large enough network run as matrices with BLAS products (kernels.blocked),
     others sample by sample in fixed chunks (kernels.gradient); threads when the work repays them.
     """
     m = rows.shape[0]
     args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
     matrices = uses_matrices(net, m)
-    scale = net.dtype.type(1.0 / m)
+    scale = net.dtype.type(1.0 if summed else 1.0 / m)
     with matrix_call(matrices, net.dtype):
         if matrices:  # the mean taken in the kernel
             c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=scale, **args)
@@ -154,11 +155,12 @@ def batch_gradient(net, X, Y, rows, l2, grad, space):
             partial, work = space.chunks(m)
             kernel = kernels.gradient_parallel if threaded(net, m) and partial.shape[0] > 1 else kernels.gradient_serial
             c = kernel(partial=partial, work=work, **args)
-            grad *= scale
+            if not summed:
+                grad *= scale
     if l2:
         for gW, W in zip(net.layer_views(grad)[0], net.weights):
             gW += net.dtype.type(l2) * W
-    return float(c) / m
+    return float(c) if summed else float(c) / m
 
 
 def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True):

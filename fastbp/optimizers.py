@@ -73,6 +73,7 @@ class SGD(_Optimizer):
     """
 
     _minibatch_kernels = (kernels.minibatch_epoch_serial, kernels.minibatch_epoch_parallel)
+    _state_names = ("velocity",)  # the state arrays, laid out like params
 
     def __init__(self, momentum=0.0, nesterov=False):
         self.momentum = checks.check_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
@@ -141,6 +142,7 @@ class Adam(_Optimizer):
     """
 
     _minibatch_kernels = (kernels.adam_minibatch_epoch_serial, kernels.adam_minibatch_epoch_parallel)
+    _state_names = ("m", "v")
 
     def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8, epsilon_hat=False):
         self.beta1 = checks.check_float(beta1, "beta1", low=0.0, high=1.0, high_open=True)

@@ -172,21 +172,45 @@ def _epochs(net, X, Y, X_val, Y_val, o):
                 bar.update(min(s + step_rows, n) - bar.n)
         return total
 
+    def initial_loss():
+        probe = np.unique(np.linspace(0, n - 1, min(n, DIVERGENCE_PROBE_ROWS)).astype(np.int64))
+        # per-sample SGD compiles no matrix kernel for it: `fastbp train`'s first run stays quick
+        return (net._forward(X[probe], Y[probe], space, False, allow_matrices=not online)[0] / probe.shape[0]
+                + net.penalty(o.l2))
+
+    def validate():
+        val_loss, out = net._forward(X_val, Y_val, space, net.is_classifier)  # loss and outputs in one pass
+        accuracy = float(np.mean(checks.labels_of(out) == checks.labels_of(Y_val))) if net.is_classifier else None
+        return val_loss / X_val.shape[0], accuracy
+
+    def next_order():
+        return o.seed.permutation(n) if o.shuffle else in_order
+
+    return run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate if validation else None, history,
+                      step_bar=o.gradient == "numerical")
+
+
+def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history, step_bar=False):
+    """The epoch loop of `fit` (and of fastbp.distributed.fit): history, progress, divergence, patience, callback.
+
+    Per epoch: ``order = next_order()``, then ``run_epoch(order, lr, bar)`` (timed) returns the summed
+    per-sample loss of the epoch's n samples; ``validate()`` gives (validation loss, accuracy or None);
+    ``initial_loss()`` the loss before training, for the divergence limit. step_bar: a bar over
+    the epoch's samples too, handed to run_epoch (else None).
+    """
+    validation = validate is not None
     epoch_bar = _bar(o.epochs, f"{o.mode} {o.gradient}", o.progress)
     best = (np.inf, None, 0)
     done = (0, net.params.copy())  # (whole epochs, the parameters after them): rebound in one step
     seen = 0
     try:  # Ctrl-C anywhere in here keeps the model and history of the last whole epoch
-        probe = np.unique(np.linspace(0, n - 1, min(n, DIVERGENCE_PROBE_ROWS)).astype(np.int64))
-        # per-sample SGD compiles no matrix kernel for it: `fastbp train`'s first run stays quick
-        initial = net._forward(X[probe], Y[probe], space, False, allow_matrices=not online)[0] / probe.shape[0]
-        initial += net.penalty(o.l2)
+        initial = initial_loss()
         limit = _divergence_limit(initial, net.dtype)
         for epoch in range(1, o.epochs + 1):
             lr = o.lr / (seen + 1) ** o.power_t if o.schedule == "invscaling" else o.lr
             lr = float(net.dtype.type(lr))  # the rate the kernels apply, in the model's dtype
-            order = o.seed.permutation(n) if o.shuffle else in_order
-            inner = _bar(n, f"epoch {epoch}/{o.epochs}", o.progress) if o.gradient == "numerical" else None
+            order = next_order()
+            inner = _bar(n, f"epoch {epoch}/{o.epochs}", o.progress) if step_bar else None
             start = time.perf_counter()
             seen_loss = run_epoch(order, lr, inner)
             seconds = time.perf_counter() - start
@@ -205,11 +229,11 @@ def _epochs(net, X, Y, X_val, Y_val, o):
             history.seconds.append(seconds)
             history.samples.append(seen)
             history.lr.append(lr)
-            if validation:  # loss and outputs in one pass
-                val_loss, out = net._forward(X_val, Y_val, space, net.is_classifier)
-                history.val_loss.append(val_loss / X_val.shape[0])
-                if net.is_classifier:
-                    history.val_accuracy.append(float(np.mean(checks.labels_of(out) == checks.labels_of(Y_val))))
+            if validation:
+                val_loss, val_accuracy = validate()
+                history.val_loss.append(val_loss)
+                if val_accuracy is not None:
+                    history.val_accuracy.append(val_accuracy)
             done = (epoch, net.params.copy())  # from here on, this epoch is whole
             fields = dict(loss=f"{loss:.4g}", samples_per_s=f"{n / max(seconds, 1e-12):,.0f}")
             if history.val_accuracy:
