@@ -30,7 +30,7 @@ except ImportError as error:  # pragma: no cover - the extra is missing
 from . import checks, engine
 from .model import MLP
 from .threads import using_threads
-from .training import FitOptions, History, run_epochs
+from .training import FitOptions, History, run_epochs, validation_arrays, validator
 
 #: NumPy arrays are cut into this many row blocks unless told (fixed, so results do not depend on the cluster)
 PARTITIONS = 8
@@ -145,19 +145,16 @@ class _Partitions:
         """
         return self.client.submit(_value, self.net.params.copy(), pure=False)
 
-    def gather(self, futures):
-        return self.client.gather(futures)
-
     def gradient_sums(self, parts, spans):
         """Per partition with rows, (its gradient sum over rows lo..hi-1, loss sum), in partition order."""
         sent = self.params()
         futures = [self.client.submit(_gradient_sum, part, sent, self.spec, lo, hi, pure=False)
                    for part, (lo, hi) in zip(parts, spans) if hi > lo]
-        return self.gather(futures)
+        return self.client.gather(futures)
 
     def loss_sum(self):
         sent = self.params()
-        return sum(self.gather([self.client.submit(_loss_sum, part, sent, self.spec, pure=False)
+        return sum(self.client.gather([self.client.submit(_loss_sum, part, sent, self.spec, pure=False)
                                 for part in self.futures]))
 
 
@@ -289,13 +286,9 @@ def fit(net, X, Y, mode="batch", epochs=10, lr=0.1, batch_size=32, l2=0.0, optim
     if sync_every > 1 and mode != "minibatch":
         raise ValueError(f"sync_every is an option of mode='minibatch', got sync_every={sync_every} with mode={mode!r}")
     client = _client(client)
-    X_val = Y_val = None
-    if validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError("validation must be a pair (X_val, Y_val)")
-        X_val, Y_val = (np.asarray(v.compute()) if isinstance(v, da.Array) else v for v in validation)
-        X_val = net._inputs(X_val, "validation X")
-        Y_val = net._targets(Y_val, X_val.shape[0], "validation Y")
+    if isinstance(validation, (tuple, list)):  # dask arrays computed once, here
+        validation = tuple(np.asarray(v.compute()) if isinstance(v, da.Array) else v for v in validation)
+    X_val, Y_val = validation_arrays(net, validation)
     if not net._fitting.acquire(blocking=False):
         raise RuntimeError("fit is already running on this network in another thread")
     try:
@@ -317,20 +310,13 @@ class _Run:
         self.n_steps = 1 if o.mode == "batch" else -(-n // min(o.batch_size, n))
         self._guarded(lambda: self.rows.gradient_sums(self.rows.futures, self._spans(0, 1)))  # compiles, loads
         self.history.compile_seconds = time.perf_counter() - start
-        space = engine.workspace(net)
-
-        def validate():
-            val_loss, out = net._forward(X_val, Y_val, space, net.is_classifier)
-            accuracy = (float(np.mean(checks.labels_of(out) == checks.labels_of(Y_val))) if net.is_classifier
-                        else None)
-            return val_loss / X_val.shape[0], accuracy
 
         def next_order():  # an epoch's seed for the partitions' permutations
             return int(o.seed.integers(2 ** 63)) if o.shuffle and o.mode == "minibatch" else None
 
         self.history = run_epochs(net, o, n, next_order, self._epoch,
                                   lambda: self._guarded(self.rows.loss_sum) / n + net.penalty(o.l2),
-                                  validate if X_val is not None else None, self.history)
+                                  validator(net, X_val, Y_val, engine.workspace(net)), self.history)
 
     def _spans(self, first, steps):
         """Per partition, its rows (lo, hi) for steps first, ..., first + steps - 1.
@@ -386,7 +372,7 @@ class _Run:
                         futures.append(rows.client.submit(_local_steps, part, sent, sent_optimizer, rows.spec, lo, hi,
                                                           -(-(hi - lo) // steps), lr, o.l2, pure=False))
                         weights.append(hi - lo)
-                return rows.gather(futures), np.array(weights, dtype=np.float64)
+                return rows.client.gather(futures), np.array(weights, dtype=np.float64)
             results, weights = self._guarded(round_trip)
             weights /= weights.sum()
             params = np.zeros(net.n_params, np.float64)

@@ -123,14 +123,19 @@ def train(net, X, Y, validation, options):
     """``MLP.fit`` on checked options: prepare the data, then run the epochs with the options' threads."""
     X = net._inputs(X)
     Y = net._targets(Y, X.shape[0])
-    X_val = Y_val = None
-    if validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError("validation must be a pair (X_val, Y_val)")
-        X_val = net._inputs(validation[0], "validation X")
-        Y_val = net._targets(validation[1], X_val.shape[0], "validation Y")
+    X_val, Y_val = validation_arrays(net, validation)
     with using_threads(options.n_threads):
         return _epochs(net, X, Y, X_val, Y_val, options)
+
+
+def validation_arrays(net, validation):
+    """(X_val, Y_val) checked and cast for `net`, or (None, None) when validation is None."""
+    if validation is None:
+        return None, None
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise TypeError("validation must be a pair (X_val, Y_val)")
+    X_val = net._inputs(validation[0], "validation X")
+    return X_val, net._targets(validation[1], X_val.shape[0], "validation Y")
 
 
 def _bar(total, label, progress):
@@ -141,7 +146,6 @@ def _bar(total, label, progress):
 
 def _epochs(net, X, Y, X_val, Y_val, o):
     """The epoch loop of `fit`, on validated, prepared arrays."""
-    validation = X_val is not None
     n = X.shape[0]
     optimizer = o.optimizer.start(net)
     space = engine.workspace(net)
@@ -178,16 +182,23 @@ def _epochs(net, X, Y, X_val, Y_val, o):
         return (net._forward(X[probe], Y[probe], space, False, allow_matrices=not online)[0] / probe.shape[0]
                 + net.penalty(o.l2))
 
+    def next_order():
+        return o.seed.permutation(n) if o.shuffle else in_order
+
+    return run_epochs(net, o, n, next_order, run_epoch, initial_loss, validator(net, X_val, Y_val, space), history,
+                      step_bar=o.gradient == "numerical")
+
+
+def validator(net, X_val, Y_val, space):
+    """validate() for run_epochs: (mean validation loss, accuracy or None); None without validation data."""
+    if X_val is None:
+        return None
+
     def validate():
         val_loss, out = net._forward(X_val, Y_val, space, net.is_classifier)  # loss and outputs in one pass
         accuracy = float(np.mean(checks.labels_of(out) == checks.labels_of(Y_val))) if net.is_classifier else None
         return val_loss / X_val.shape[0], accuracy
-
-    def next_order():
-        return o.seed.permutation(n) if o.shuffle else in_order
-
-    return run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate if validation else None, history,
-                      step_bar=o.gradient == "numerical")
+    return validate
 
 
 def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history, step_bar=False):
