@@ -2,6 +2,7 @@
 ``python -m bench [--quick] [costs|suites|estimators|distributed|compile ...]``.
 
 From the repository root. costs: fastbp's cost experiment (backprop against finite differences);
+density: its density sweep at fixed widths (sparse connectivity, with PyTorch's masked dense weight when installed);
 suites: the pytest-benchmark suites in bench/ (with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset
 for that command alone: they slow NumPy's BLAS), all but the estimators'; estimators: the
 scikit-learn estimator suite (bench/test_estimators.py), same settings; distributed: fastbp.distributed
@@ -17,12 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fastbp import costs
+from fastbp import costs, density
 from fastbp.machine import machine_info
 
-from . import report
+from . import peers, report
 
-EXPERIMENTS = ("costs", "suites", "estimators", "distributed", "compile")
+EXPERIMENTS = ("costs", "density", "suites", "estimators", "distributed", "compile")
 #: the suite that `estimators` runs, apart from the others
 ESTIMATOR_SUITE = "bench/test_estimators.py"
 
@@ -74,6 +75,10 @@ def main(argv=None):
         result = costs.run(mode)
         costs.plot(result, results / "costs.png")
         print(f"costs: saved {report.save(result, '.', 'costs')}")
+    if "density" in names:
+        result = density.run(mode, peers={"pytorch": peers.torch_masked} if peers.installed("torch") else None)
+        density.plot(result, results / "density.png")
+        print(f"density: saved {report.save(result, '.', 'density')}")
     if "suites" in names:
         run_suites(args.quick, (results / "benchmarks.json").resolve(), ["bench", f"--ignore={ESTIMATOR_SUITE}"])
         print(f"suites: saved {results / 'benchmarks.json'}")

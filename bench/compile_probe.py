@@ -53,7 +53,7 @@ def main():
         "matrix_parallel": lambda: kernels.matrix_parallel(**model, out=np.empty((0, 10)), grad=grad,
                                                            work=space.matrix(8), scale=T(1)),
         "finite_differences": lambda: kernels.finite_differences(**model, eps=T(1e-6), l2=T(0), central=True,
-                                                                 lo=np.uint64(0), hi=np.uint64(net.n_params),
+                                                                 targets=np.arange(net.n_params, dtype=np.uint64),
                                                                  grad=grad, work=space.sample),
     }
     for name, call in calls.items():

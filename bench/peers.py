@@ -5,6 +5,8 @@ sigmoid hidden layers, identity output, squared loss 0.5 * sum (a - y)^2, plain 
 peer starts from given [(W, b)] float64 weights (W: (n_out, n_in)). Optional peers return
 None when their package is not installed.
 """
+import importlib.util
+
 import numpy as np
 
 
@@ -344,3 +346,68 @@ def jax_scan_minibatch(start, X, Y, batch, lr):
 
 
 MINIBATCH_PEERS = {"numpy": numpy_minibatch, "torch": torch_minibatch, "jax-scan": jax_scan_minibatch}
+
+
+def installed(module):
+    """Whether an optional peer's package can be imported."""
+    return importlib.util.find_spec(module) is not None
+
+
+# -- sparse connectivity: a dense weight times a mask (what torch.nn.utils.prune does) ----------
+
+def torch_masked(net, X, Y, repeats):
+    """PyTorch on `net`'s weights and masks, one thread: per-sample SGD steps (``linear(x, W * mask, b)``,
+    tanh, softmax cross-entropy, ``optim.SGD``) and single-sample gradients, seconds per sample.
+
+    Checked first: 8 steps from the same weights end where fastbp's per-sample SGD ends (1e-10), masked
+    weights still zero. Returns None when PyTorch is not installed.
+    """
+    try:
+        import torch
+    except ImportError:
+        return None
+    from fastbp.density import LR, seconds_per_sample
+
+    torch.set_num_threads(1)
+    F = torch.nn.functional
+    start = [(W.copy(), b.copy()) for W, b in zip(net.weights, net.biases)]
+    masks = [torch.from_numpy(m.astype(np.float64)) for m in net.masks]
+    Ws = [torch.tensor(W, requires_grad=True) for W, _ in start]
+    bs = [torch.tensor(b, requires_grad=True) for _, b in start]
+    opt = torch.optim.SGD(Ws + bs, lr=LR)
+    Xt, labels = torch.from_numpy(X), torch.from_numpy(Y.argmax(axis=1))
+
+    def loss_of(i):
+        h = Xt[i:i + 1]
+        for l, (W, b, m) in enumerate(zip(Ws, bs, masks)):
+            h = F.linear(h, W * m, b)
+            if l < len(Ws) - 1:
+                h = torch.tanh(h)
+        return F.cross_entropy(h, labels[i:i + 1])
+
+    def sgd(count):
+        for _ in range(count):
+            for i in range(Xt.shape[0]):
+                opt.zero_grad(set_to_none=False)
+                loss_of(i).backward()
+                opt.step()
+
+    def gradient(count):
+        for _ in range(count):
+            for i in range(Xt.shape[0]):
+                loss_of(i).backward()  # gradients accumulate, as fastbp's sum does
+
+    check = net.__class__(net.sizes, hidden=list(net.hidden), output=net.output, loss=net.loss_name,
+                          connectivity=net.masks)
+    check.params = net.params
+    check.fit(X[:8], Y[:8], mode="sgd", epochs=1, lr=LR, shuffle=False)
+    for i in range(8):
+        opt.zero_grad(set_to_none=False)
+        loss_of(i).backward()
+        opt.step()
+    for W, b, Wc, bc in zip(Ws, bs, check.weights, check.biases):
+        if not (np.allclose(W.detach().numpy(), Wc, rtol=0, atol=1e-10) and
+                np.allclose(b.detach().numpy(), bc, rtol=0, atol=1e-10)):
+            raise AssertionError("PyTorch's masked SGD steps do not end where fastbp's do")
+    return dict(sgd=seconds_per_sample(sgd, X.shape[0], repeats),
+                gradient=seconds_per_sample(gradient, X.shape[0], repeats))

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from fastbp import costs
+from fastbp import costs, density
 from fastbp.machine import describe
 
 RESULTS_DIR = Path("bench") / "results"
@@ -53,10 +53,14 @@ def write_results(root):
     if cost:
         parts += [costs.report_section(cost, (RESULTS_DIR / "costs.png").as_posix()),
                   f"Cost experiment machine: {describe(cost['machine'])}.", ""]
+    sweep = _load(root, "density")
+    if sweep:
+        parts += [density.report_section(sweep, (RESULTS_DIR / "density.png").as_posix()),
+                  f"Density sweep machine: {describe(sweep['machine'])}.", ""]
     compiled = _load(root, "compile")
     if compiled:
         parts += [compile_section(compiled)]
-    if not (suites or estimators or spread or cost or compiled):
+    if not (suites or estimators or spread or cost or sweep or compiled):
         parts.append("No experiment has been run yet.")
     out = root / "RESULTS.md"
     out.write_text("\n".join(p for p in parts if p is not None) + "\n")

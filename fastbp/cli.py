@@ -49,6 +49,14 @@ def fraction(text):
     return value
 
 
+def density(text):
+    """--density: a fraction in (0, 1]."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a density in (0, 1], got {text}")
+    return value
+
+
 def add_data_options(p, target_default):
     """--data, --target and --labels, shared by train, predict and evaluate."""
     p.add_argument("--data", default="iris",
@@ -97,6 +105,13 @@ def build_parser():
     train.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     train.add_argument("--threads", type=int, default=None, help="Numba threads (default: all cores)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--density", type=density, default=None,
+                       help="sparse connectivity: keep each edge with this probability (default: all edges)")
+    train.add_argument("--prune", type=fraction, default=None, metavar="FRACTION",
+                       help="after training, remove this fraction of the live weights (smallest magnitude "
+                            "first) and train again for --prune-epochs")
+    train.add_argument("--prune-epochs", type=int, default=None,
+                       help="epochs of training after --prune (default: a tenth of --epochs, at least 1)")
     train.add_argument("--save", default=None, help="write the trained model to this .npz file")
     train.add_argument("--plot", default=None, help="write the loss (and accuracy) curves to this PNG")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -114,6 +129,8 @@ def build_parser():
 
     p = sub.add_parser("costs", help="measure gradient cost against edges: backprop vs finite differences")
     p.add_argument("--quick", action="store_true", help="a short run (seconds) instead of the full one (minutes)")
+    p.add_argument("--density", action="store_true",
+                   help="the density sweep instead: sparse networks of fixed widths, seconds against live edges")
     p.add_argument("--out", default=".", help="folder for costs.json and costs.png (default: the current one)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -213,7 +230,10 @@ def train(args):
                        f"outputs, got {','.join(map(str, sizes))}")
     output = args.output or ("softmax" if classify and n_out > 1 else "sigmoid" if classify else "identity")
     loss = args.loss or ("cross_entropy" if classify else "squared")
-    net = MLP(sizes, hidden=args.hidden, output=output, loss=loss, init=args.init, dtype=args.dtype, seed=args.seed)
+    if args.prune_epochs is not None and (args.prune is None or args.prune_epochs < 1):
+        raise CliError(f"--prune-epochs must be at least 1 and comes with --prune, got {args.prune_epochs}")
+    net = MLP(sizes, hidden=args.hidden, output=output, loss=loss, init=args.init, dtype=args.dtype, seed=args.seed,
+              connectivity=args.density)
 
     if args.validation > 0:
         X_train, X_val, y_train, y_val = datasets.train_test_split(X, y, args.validation, seed=args.seed)
@@ -225,17 +245,16 @@ def train(args):
         X_train, y_train, validation = X, y, None
     if args.standardize:
         net.standardize(X_train)
-    if args.scheduler or args.workers is not None:
-        history = fit_on_cluster(args, net, X_train, y_train, validation)
-    else:
-        history = net.fit(X_train, y_train, mode=args.mode, epochs=args.epochs, lr=args.lr,
-                          batch_size=args.batch_size, l2=args.l2, optimizer=optimizer_of(args), seed=args.seed,
-                          gradient=args.gradient, schedule=args.schedule, validation=validation,
-                          patience=args.patience, progress=progress_wanted(args), n_threads=args.threads)
+    history = fit_once(args, net, X_train, y_train, validation, args.epochs)
     if not len(history):  # fit returns with no epoch only when interrupted in the first one
         raise KeyboardInterrupt
+    pruning = None
+    if args.prune is not None and history.stopped != "interrupted":
+        pruning = prune_and_train(args, net, X_train, y_train, validation)
+        if pruning[-1].stopped == "interrupted":
+            history.stopped = "interrupted"
     with interrupts_deferred() as caught:  # from here to the saved files, Ctrl-C waits
-        report(args, net, history, X, X_train, y_train, validation, sizes)
+        report(args, net, history, X, X_train, y_train, validation, sizes, pruning)
     if caught or history.stopped == "interrupted":
         print(f"fastbp train: interrupted; kept the model of epoch {len(history)}"
               + (f", saved to {args.save}" if args.save else ""), file=sys.stderr)
@@ -243,7 +262,36 @@ def train(args):
     return 0
 
 
-def fit_on_cluster(args, net, X, y, validation):
+def fit_once(args, net, X_train, y_train, validation, epochs):
+    """One training run of `fastbp train` for `epochs`: in this process, or on a cluster when asked."""
+    if args.scheduler or args.workers is not None:
+        return fit_on_cluster(args, net, X_train, y_train, validation, epochs)
+    return net.fit(X_train, y_train, mode=args.mode, epochs=epochs, lr=args.lr, batch_size=args.batch_size,
+                   l2=args.l2, optimizer=optimizer_of(args), seed=args.seed, gradient=args.gradient,
+                   schedule=args.schedule, validation=validation, patience=args.patience,
+                   progress=progress_wanted(args), n_threads=args.threads)
+
+
+def prune_and_train(args, net, X_train, y_train, validation):
+    """`--prune`: (summary line, the retraining's history): prune, then train for --prune-epochs."""
+    X_check, y_check = validation or (X_train, y_train)
+    where = "validation" if validation else "training"
+
+    def measure():
+        text = f"{where} loss {net.loss(X_check, y_check):.4g}"
+        return text + (f", accuracy {accuracy(net, X_check, y_check):.3f}" if net.is_classifier else "")
+
+    before, edges, density = measure(), net.n_edges, net.density
+    net.prune(args.prune)
+    after = measure()
+    epochs = args.prune_epochs or max(1, args.epochs // 10)
+    history = fit_once(args, net, X_train, y_train, validation, epochs)
+    line = (f"pruned {edges - net.n_edges:,} of {edges:,} live weights (density {density:.3g} -> {net.density:.3g}): "
+            f"{before} before, {after} after pruning, {measure()} after {len(history)} more epochs")
+    return line, history
+
+
+def fit_on_cluster(args, net, X, y, validation, epochs):
     """`fastbp train --scheduler ADDRESS | --workers N`: fastbp.distributed.fit on that cluster."""
     if args.workers is not None and args.workers < 1:
         raise CliError(f"--workers must be at least 1, got {args.workers}")
@@ -269,14 +317,14 @@ def fit_on_cluster(args, net, X, y, validation):
                 client = stack.enter_context(Client(args.scheduler, timeout=30))
             except OSError as error:
                 raise CliError(f"--scheduler {args.scheduler}: cannot connect ({error})") from None
-        return distributed.fit(net, X, y, mode=args.mode, epochs=args.epochs, lr=args.lr,
+        return distributed.fit(net, X, y, mode=args.mode, epochs=epochs, lr=args.lr,
                                batch_size=args.batch_size, l2=args.l2, optimizer=optimizer, seed=args.seed,
                                validation=validation, patience=args.patience, progress=progress_wanted(args),
                                client=client)
 
 
-def report(args, net, history, X, X_train, y_train, validation, sizes):
-    """Print the summary of a training run and write the model and the curves where asked."""
+def report(args, net, history, X, X_train, y_train, validation, sizes, pruning=None):
+    """Print the summary of a training run (and of --prune's retraining) and write the model and the curves."""
     print(f"data {args.data}: {X.shape[0]} rows, {X_train.shape[0]} for training"
           + (f", {validation[0].shape[0]} for validation" if validation else ""))
     print(f"model {net}")
@@ -284,6 +332,8 @@ def report(args, net, history, X, X_train, y_train, validation, sizes):
           f"in {sum(history.seconds):.3f} s, "
           f"{history.samples_per_second():,.0f} samples/s (compile {history.compile_seconds:.2f} s); "
           f"stopped: {history.stopped}" + (f", best epoch {history.best_epoch}" if history.best_epoch else ""))
+    if pruning is not None:
+        print(pruning[0])
     line = f"training loss {net.loss(X_train, y_train):.4g}"
     if validation:
         line += f", validation loss {net.loss(*validation):.4g}"
@@ -326,15 +376,16 @@ def evaluate(args):
 
 def run_costs(args):
     """`fastbp costs`: the cost experiment; prints its table, writes its JSON and figure to --out."""
-    from . import costs
+    from . import costs, density
     out = Path(args.out)
     if not out.is_dir():
         raise CliError(f"--out must be an existing folder, got {args.out}")
-    result = costs.run("quick" if args.quick else "full", progress=progress_wanted(args))
-    (out / "costs.json").write_text(json.dumps(result, indent=1))
-    costs.plot(result, out / "costs.png")
-    print(costs.report_section(result, "costs.png"))
-    print(f"saved {out / 'costs.json'} and {out / 'costs.png'}")
+    experiment, name = (density, "density") if args.density else (costs, "costs")
+    result = experiment.run("quick" if args.quick else "full", progress=progress_wanted(args))
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1))
+    experiment.plot(result, out / f"{name}.png")
+    print(experiment.report_section(result, f"{name}.png"))
+    print(f"saved {out / f'{name}.json'} and {out / f'{name}.png'}")
 
 
 COMMANDS = {"train": train, "predict": predict, "evaluate": evaluate, "costs": run_costs}

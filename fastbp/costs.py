@@ -85,8 +85,8 @@ class Probe:
         T = self.net.dtype.type
         args = dict(self.net.kernel_args(), loss=self.net.loss_code, X=self.X, Y=self.Y,
                     rows=np.zeros(1, dtype=np.int64), eps=T(default_eps(self.net.dtype, scheme)), l2=T(0),
-                    central=scheme == "central", lo=np.uint64(0), hi=np.uint64(self.net.n_params), grad=self.grad,
-                    work=self.work)
+                    central=scheme == "central", targets=np.arange(self.net.n_params, dtype=np.uint64),
+                    grad=self.grad, work=self.work)
         for _ in range(count):
             kernels.finite_differences(**args)
 
@@ -96,20 +96,28 @@ class Probe:
         `count` is calibrated so that one timing lasts at least `min_seconds`. Compile first (see `warm_up`).
         """
         run = self.backprop if method == "backprop" else (lambda c: self.numerical(c, method))
-        count = 1
-        while True:
-            start = time.perf_counter()
-            run(count)
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds:
-                break
-            count *= max(2, min(100, int(min_seconds / max(elapsed, 1e-9))))
-        times = [elapsed / count]
-        for _ in range(repeats - 1):
-            start = time.perf_counter()
-            run(count)
-            times.append((time.perf_counter() - start) / count)
-        return statistics.median(times)
+        return median_seconds(run, repeats, min_seconds)
+
+
+def median_seconds(run, repeats, min_seconds):
+    """Median over `repeats` of (seconds of run(count)) / count.
+
+    count is calibrated so that one timing lasts at least `min_seconds`.
+    """
+    count = 1
+    while True:
+        start = time.perf_counter()
+        run(count)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            break
+        count *= max(2, min(100, int(min_seconds / max(elapsed, 1e-9))))
+    times = [elapsed / count]
+    for _ in range(repeats - 1):
+        start = time.perf_counter()
+        run(count)
+        times.append((time.perf_counter() - start) / count)
+    return statistics.median(times)
 
 
 def warm_up():

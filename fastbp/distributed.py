@@ -27,7 +27,7 @@ try:
 except ImportError as error:  # pragma: no cover - the extra is missing
     raise ImportError("fastbp.distributed needs dask and distributed: pip install 'fastbp[distributed]'") from error
 
-from . import checks, engine
+from . import checks, connectivity, engine
 from .model import MLP
 from .threads import using_threads
 from .training import FitOptions, History, run_epochs, validation_arrays, validator
@@ -50,9 +50,28 @@ def _worker_net(spec):
     if nets is None:
         nets = _local.nets = {}
     if spec not in nets:
-        sizes, hidden, output, loss, dtype = spec
-        nets[spec] = MLP(list(sizes), hidden=list(hidden), output=output, loss=loss, dtype=dtype)
+        nets[spec] = _net_of(spec)
     return nets[spec]
+
+
+def _spec_of(net):
+    """What a worker needs to build `net`'s architecture: hashable (a key of _worker_net's cache).
+
+    The masks of a sparse network travel as packed bits.
+    """
+    masks = None if net._masks is None else np.packbits(connectivity.pack(net._masks)).tobytes()
+    return tuple(net.sizes), tuple(net.hidden), net.output, net.loss_name, net.dtype.str, masks
+
+
+def _net_of(spec):
+    """A network of the architecture `spec` describes (_spec_of); its parameters are not the model's."""
+    sizes, hidden, output, loss, dtype, bits = spec
+    masks = None
+    if bits is not None:
+        n_edges = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        flat = np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=n_edges).astype(bool)
+        masks = connectivity.unpack(flat, sizes)
+    return MLP(list(sizes), hidden=list(hidden), output=output, loss=loss, dtype=dtype, connectivity=masks)
 
 
 def _threads():
@@ -65,7 +84,7 @@ def _threads():
 
 def _prepare(X, Y, spec, mean, scale):
     """A partition (X_i, Y_i) checked and cast as MLP.fit does (standardized when the model is)."""
-    net = MLP(list(spec[0]), hidden=list(spec[1]), output=spec[2], loss=spec[3], dtype=spec[4])
+    net = _net_of(spec)
     net.input_mean, net.input_scale = mean, scale
     X = net._inputs(np.asarray(X))
     return X, net._targets(np.asarray(Y), X.shape[0])
@@ -122,7 +141,7 @@ class _Partitions:
     def __init__(self, net, X, Y, client, partitions):
         self.client = client
         self.net = net
-        self.spec = (tuple(net.sizes), tuple(net.hidden), net.output, net.loss_name, net.dtype.str)
+        self.spec = _spec_of(net)
         X, Y = _as_dask(net, X, Y, partitions)
         counts = X.chunks[0]
         if any(np.isnan(c) for c in counts):

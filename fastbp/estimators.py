@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import checks, engine
+from . import connectivity as sparse
 from .model import MLP, check_dtype
 from .optimizers import SGD, Adam
 from .threads import using_threads
@@ -47,7 +48,7 @@ class _BaseMLP(BaseEstimator):
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None, n_threads=None):
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None, n_threads=None, connectivity=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -73,6 +74,7 @@ class _BaseMLP(BaseEstimator):
         self.max_fun = max_fun
         self.dtype = dtype
         self.n_threads = n_threads
+        self.connectivity = connectivity
 
     # -- parameters ------------------------------------------------------------------------
     def _check_params(self):
@@ -114,6 +116,10 @@ class _BaseMLP(BaseEstimator):
             check_dtype(self.dtype)
         if self.n_threads is not None:
             checks.check_int(self.n_threads, "n_threads", 1)
+        if self.connectivity is not None:
+            if isinstance(self.connectivity, (bool, np.bool_, str, bytes)):
+                raise TypeError(f"connectivity must be None or a density in (0, 1], got {self.connectivity!r}")
+            checks.check_float(self.connectivity, "connectivity", low=0.0, high=1.0, low_open=True)
         return sizes
 
     # -- the network -----------------------------------------------------------------------
@@ -125,6 +131,9 @@ class _BaseMLP(BaseEstimator):
             bound = np.sqrt(factor / (n_in + n_out))
             W[...] = self._random_state.uniform(-bound, bound, (n_in, n_out)).astype(dtype, copy=False).T
             b[...] = self._random_state.uniform(-bound, bound, n_out).astype(dtype, copy=False)
+        if self.connectivity is not None:  # masks drawn after the weights, from the same random state
+            rng = np.random.default_rng(self._random_state.randint(np.iinfo(np.int32).max))
+            net._set_masks(sparse.check_connectivity(self.connectivity, units, rng))
         self._attach(net)
 
     def _attach(self, net):
@@ -132,6 +141,7 @@ class _BaseMLP(BaseEstimator):
         self._net = net
         self.coefs_ = [W.T for W in net.weights]
         self.intercepts_ = list(net.biases)
+        self.masks_ = None if net._masks is None else [m.T for m in net.masks]
 
     def _sync(self):
         """Copy coefs_ / intercepts_ into the network where a user replaced them (as scikit-learn allows)."""
@@ -139,6 +149,7 @@ class _BaseMLP(BaseEstimator):
         for l, (W, b) in enumerate(zip(net.weights, net.biases)):
             if self.coefs_[l] is not None and not np.shares_memory(self.coefs_[l], net.params):
                 W[...] = np.asarray(self.coefs_[l]).T
+                net._zero_masked(net.params)  # a sparse network's absent weights stay 0
                 self.coefs_[l] = W.T
             if self.intercepts_[l] is not None and not np.shares_memory(self.intercepts_[l], net.params):
                 b[...] = self.intercepts_[l]
@@ -157,8 +168,9 @@ class _BaseMLP(BaseEstimator):
         if "coefs_" in state:
             units = [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]
             output, loss = self._head()
+            masks = state.get("masks_")
             net = MLP(units, hidden=ACTIVATIONS[self.activation], output=output, loss=loss,
-                      dtype=self.coefs_[0].dtype)
+                      dtype=self.coefs_[0].dtype, connectivity=None if masks is None else [m.T for m in masks])
             coefs, intercepts = self.coefs_, self.intercepts_
             self._attach(net)
             self.coefs_, self.intercepts_ = coefs, intercepts
@@ -374,6 +386,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     - ``dtype``: None (default) trains in the input's float type, as scikit-learn does (float32
       input, float32 model); or float64 / float32.
     - ``n_threads``: Numba threads during fit and predict (None: as set, all cores unless changed).
+    - ``connectivity``: None (fully connected) or a density in (0, 1]: each edge kept with that
+      probability, drawn from ``random_state`` after the weights (``fastbp.MLP``'s ``connectivity``).
+      ``masks_`` holds them, shaped like ``coefs_`` (None when fully connected); absent weights stay
+      0 in ``coefs_`` through every fit and partial_fit, and the kernels skip them.
     - ``max_fun`` is accepted for compatibility; it belongs to lbfgs.
     - ``fit`` takes no ``sample_weight``.
     - with ``solver="online"``, the L2 term of ``loss_`` uses the weights at the epoch's end.
@@ -498,14 +514,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None, n_threads=None):
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dtype=None, n_threads=None,
+                 connectivity=None):
         super().__init__(hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
                          batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
                          power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
                          verbose=verbose, warm_start=warm_start, momentum=momentum,
                          nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype, n_threads=n_threads)
+                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype, n_threads=n_threads,
+                         connectivity=connectivity)
         self.loss = loss
 
     def _check_params(self):

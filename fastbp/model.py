@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from . import checks, engine, kernels, names, training
+from . import connectivity as sparse
 from .engine import aligned_zeros
 from .threads import using_threads
 
 DTYPES = (np.float64, np.float32)
 FILE_FORMAT = "fastbp-mlp"
-FILE_VERSION = 1
+FILE_VERSION = 2  # 2: sparse connectivity (field 'masks'); version 1 files (no masks) still load
 
 
 def check_dtype(dtype):
@@ -50,7 +51,14 @@ class MLP:
     dtype : float64 or float32, default float64
         Parameters, activations and gradients all use this type.
     seed : int, numpy Generator or None
-        Random state for the initial parameters.
+        Random state for the initial parameters (and the random masks of a density).
+    connectivity : None, float in (0, 1], or list of boolean arrays, default None
+        Which edges exist. None: every one (fully connected). A density: each edge kept with that
+        probability, drawn per layer from ``seed`` after the weights (so the weights equal a fully
+        connected network's of the same seed, masked); a unit left with no input keeps one at random.
+        Masks: one boolean array per layer shaped like its weights ``(n_out, n_in)``, True where the
+        edge is live. Masked weights are held at exactly zero with zero gradients, in every mode and
+        optimizer; the kernels visit only live edges, so the cost follows :attr:`n_edges`.
 
     Attributes
     ----------
@@ -58,12 +66,18 @@ class MLP:
         The one flat buffer: per layer W (n_out, n_in) row-major, then b (n_out,).
     weights, biases : list of ndarray
         Views into ``params``; writing them changes the model.
-    n_params, n_edges : int
-        Parameter count; edge (weight) count.
+    n_params : int
+        Length of ``params`` (every weight of the dense layout, masked ones included, and biases).
+    n_edges : int
+        Live edges (weights that exist): the work of one forward pass in multiply-adds.
+    masks : list of ndarray of bool
+        Per layer, True where the edge is live (all True when fully connected); copies.
+    density : float
+        n_edges over the edge count of the fully connected network.
     """
 
     def __init__(self, sizes, hidden="sigmoid", output="identity", loss="squared",
-                 init="xavier", dtype=np.float64, seed=None):
+                 init="xavier", dtype=np.float64, seed=None, connectivity=None):
         sizes = self._check_sizes(sizes)
         n_hidden = len(sizes) - 2
         if isinstance(hidden, str):
@@ -84,8 +98,7 @@ class MLP:
         rng = checks.as_rng(seed)
 
         self.sizes = sizes
-        self.n_edges = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-        self.n_params = self.n_edges + sum(sizes[1:])
+        self.n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
         # What the kernels are handed, fixed for the model's life: widths, where each layer's W
         # starts in params, activation codes per layer, the loss code.
         self._sizes = np.array(sizes, dtype=np.uint64)
@@ -98,6 +111,7 @@ class MLP:
         self.input_scale = None
         self._fitting = threading.Lock()  # held while fit runs: a second concurrent fit is refused
         self._initialise(rng)
+        self._set_masks(sparse.check_connectivity(connectivity, sizes, rng))
 
     @property
     def params(self):
@@ -106,7 +120,10 @@ class MLP:
 
     @params.setter
     def params(self, values):
-        """Copy `values` into the buffer (the kernels keep reading the same memory), after checking them."""
+        """Copy `values` into the buffer (the kernels keep reading the same memory), after checking them.
+
+        A sparse network's masked weights stay 0: values written there are dropped.
+        """
         arr = np.asarray(values)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"params must be an array of numbers, got dtype {arr.dtype}")
@@ -116,6 +133,7 @@ class MLP:
         if not np.all(np.isfinite(arr)):
             raise ValueError("params contains NaN or inf")
         self._params[:] = arr
+        self._zero_masked(self._params)
 
     @staticmethod
     def _check_sizes(sizes):
@@ -135,8 +153,48 @@ class MLP:
         return weights, biases
 
     def kernel_args(self):
-        """The model as the kernels take it: params, sizes, offsets and activation codes, by keyword."""
-        return dict(params=self._params, sizes=self._sizes, offsets=self._offsets, acts=self._acts)
+        """The model as the kernels take it: params, sizes, offsets, activation codes and live edges, by keyword."""
+        return dict(params=self._params, sizes=self._sizes, offsets=self._offsets, acts=self._acts, live=self._live)
+
+    # -- connectivity --------------------------------------------------------------------
+    def _set_masks(self, masks):
+        """Adopt `masks` (checked; None: fully connected): index lists for the kernels, masked weights zeroed."""
+        self._masks = masks
+        self._live = sparse.live_lists(masks)
+        self._keep = None if masks is None else sparse.keep_flags(masks, self._offsets, self.n_params)
+        self.n_edges = sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:])) if masks is None else \
+            int(self._live[1].shape[0])
+        self._zero_masked(self._params)
+
+    def _zero_masked(self, flat):
+        """Set the masked weights' entries of a flat array laid out like params (parameters, optimizer state) to 0."""
+        if self._keep is not None:
+            flat[~self._keep] = 0
+
+    @property
+    def masks(self):
+        """Per layer, a boolean array (n_out, n_in), True where the edge is live: copies."""
+        if self._masks is None:
+            return [np.ones(W.shape, dtype=bool) for W in self.weights]
+        return [mask.copy() for mask in self._masks]
+
+    @property
+    def density(self):
+        """Live edges over the edges of the fully connected network."""
+        return self.n_edges / sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+
+    def prune(self, fraction):
+        """Remove `fraction` of the live weights, those of smallest magnitude over all layers at once.
+
+        round(fraction * n_edges) weights are masked and set to 0 (biases are kept); ties go in layer
+        and row-major order. Returns self.
+        """
+        fraction = checks.check_float(fraction, "fraction", low=0.0, high=1.0, high_open=True)
+        if self._fitting.locked():
+            raise RuntimeError("prune cannot run while fit is running on this network")
+        self._set_masks(sparse.check_connectivity(sparse.pruned(self.weights, self.masks, fraction), self.sizes,
+                                                  None))
+        return self
 
     def _initialise(self, rng):
         for W, b in zip(self.weights, self.biases):
@@ -154,8 +212,9 @@ class MLP:
                 b[...] = rng.normal(0.0, 1.0, b.shape)
 
     def __repr__(self):
+        density = "" if self._masks is None else f", density={self.density:.4g}"
         return (f"MLP(sizes={list(self.sizes)}, hidden={list(self.hidden)}, output={self.output!r}, "
-                f"loss={self.loss_name!r}, dtype={self.dtype.name}, n_params={self.n_params})")
+                f"loss={self.loss_name!r}, dtype={self.dtype.name}, n_params={self.n_params}{density})")
 
     # -- data ----------------------------------------------------------------------------
     @property
@@ -312,15 +371,15 @@ class MLP:
     def save(self, path):
         """Write the model to ``path`` (.npz, no pickle), atomically.
 
-        The file holds format and version, architecture, activations, loss, dtype, parameters and
-        standardisation statistics, checked by the same rules as :meth:`load`. It is written to a
-        temporary file in the same folder, flushed to disk, then renamed over ``path``: a save that
-        fails or is killed midway leaves any earlier file at ``path`` as it was.
+        The file holds format and version, architecture, activations, loss, dtype, parameters, the
+        masks of a sparse network and standardisation statistics, checked by the same rules as
+        :meth:`load`. It is written to a temporary file in the same folder, flushed to disk, then renamed
+        over ``path``: a save that fails or is killed midway leaves any earlier file at ``path`` as it was.
         """
         fields = dict(format=np.array(FILE_FORMAT), version=np.array(FILE_VERSION),
                       sizes=np.array(self.sizes, dtype=np.int64), hidden=np.array(self.hidden, dtype="U16"),
                       output=np.array(self.output), loss=np.array(self.loss_name), init=np.array(self.init),
-                      dtype=np.array(self.dtype.name), params=self.params,
+                      dtype=np.array(self.dtype.name), params=self.params, masks=sparse.pack(self._masks),
                       input_mean=np.empty(0) if self.input_mean is None else self.input_mean,
                       input_scale=np.empty(0) if self.input_scale is None else self.input_scale)
         try:
@@ -395,8 +454,10 @@ def model_fields(data):
     version = data["version"]
     if version.dtype.kind not in "iu" or version.ndim:
         raise ValueError("field 'version' is not a whole number")
-    if int(version) != FILE_VERSION:
-        raise ValueError(f"model format version {int(version)}; this fastbp reads version {FILE_VERSION}")
+    if int(version) not in (1, FILE_VERSION):
+        raise ValueError(f"model format version {int(version)}; this fastbp reads versions 1 to {FILE_VERSION}")
+    if int(version) >= 2 and "masks" not in data:
+        raise ValueError("no field 'masks'")
     sizes = data["sizes"]
     if sizes.dtype.kind not in "iu" or sizes.ndim != 1 or sizes.size < 2 or sizes.min() < 1:
         raise ValueError(f"sizes must be at least 2 whole numbers >= 1, got {sizes.tolist()}")
@@ -416,6 +477,11 @@ def model_fields(data):
         raise ValueError(f"sizes {sizes} need {n_params} parameters, the file has {params.size}")
     if not np.all(np.isfinite(params)):
         raise ValueError("its parameters contain NaN or inf")
+    masks = sparse.unpack(data["masks"], sizes) if "masks" in data else None
+    if masks is not None:
+        kwargs["connectivity"] = masks
+        if np.any(params[~sparse.keep_flags(masks, kernels.layer_offsets(sizes), n_params)]):
+            raise ValueError("weights its masks mark as absent are not zero")
     mean, scale = data["input_mean"], data["input_scale"]
     if not (mean.size or scale.size):
         return kwargs, params, None, None

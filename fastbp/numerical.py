@@ -38,14 +38,20 @@ def finite_difference_gradient(net, X, Y, rows, l2, scheme, eps, grad, work):
     """Write the numerical gradient of the mean loss over rows (+ L2) into grad, on prepared arrays; returns grad.
 
     Taken in blocks of parameters, one kernel call each, so that Python sees an interrupt between them.
+    A sparse network's masked weights are not differenced: their entries are 0.
     """
     T = net.dtype.type
     passes = 2 if scheme == "central" else 1
     block = max(1, int(BLOCK_WORK / (passes * max(rows.shape[0], 1) * (net.n_edges + 1))))
-    for lo in range(0, net.n_params, block):
+    if net._keep is None:
+        targets = np.arange(net.n_params, dtype=np.uint64)
+    else:
+        targets = np.flatnonzero(net._keep).astype(np.uint64)
+        grad[~net._keep] = 0
+    for lo in range(0, targets.shape[0], block):
         kernels.finite_differences(**net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, eps=T(eps),
-                                   l2=T(l2), central=scheme == "central", lo=np.uint64(lo),
-                                   hi=np.uint64(min(lo + block, net.n_params)), grad=grad, work=work)
+                                   l2=T(l2), central=scheme == "central", targets=targets[lo:lo + block], grad=grad,
+                                   work=work)
     return grad
 
 
@@ -114,7 +120,7 @@ def gradcheck(net, X, Y, l2=0.0):
     Y = net._targets(Y, X.shape[0])
     analytic = net.gradient(X, Y, l2=l2)
     reference = type(net)(net.sizes, hidden=list(net.hidden), output=net.output, loss=net.loss_name,
-                          dtype=np.float64)
+                          dtype=np.float64, connectivity=net.masks)
     reference.params[:] = net.params
     if net.input_mean is not None:
         reference.input_mean = net.input_mean.astype(np.float64)

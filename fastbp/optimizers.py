@@ -21,6 +21,12 @@ class _Optimizer:
     def _fits(self, state, net):
         return state is not None and state.shape == (net.n_params,) and state.dtype == net.dtype
 
+    def _masked(self, net):
+        """Zero the state of `net`'s masked weights (it may come from before a prune): their steps stay 0."""
+        for name in self._state_names:
+            net._zero_masked(getattr(self, name))
+        return self
+
     def warm_up(self, net, X, Y, space, grad, mode, batch):
         """Compile (or load from the cache) this optimizer's kernel for the run: calls that change nothing."""
         none = np.arange(0, dtype=np.int64)
@@ -89,7 +95,7 @@ class SGD(_Optimizer):
         """Bind to `net`: zero velocity, unless the state already fits the model (then it goes on)."""
         if not self._fits(self.velocity, net):
             self.velocity = aligned_zeros(net.n_params, net.dtype)
-        return self
+        return self._masked(net)
 
     def _rate(self, lr, T):
         return T(lr)
@@ -164,7 +170,7 @@ class Adam(_Optimizer):
             self.m = aligned_zeros(net.n_params, net.dtype)
             self.v = aligned_zeros(net.n_params, net.dtype)
             self.t = 0
-        return self
+        return self._masked(net)
 
     def _powers(self):
         """[beta1^t, beta2^t] of the next step, which the kernels advance step by step."""

@@ -147,6 +147,7 @@ def _bar(total, label, progress):
 def _epochs(net, X, Y, X_val, Y_val, o):
     """The epoch loop of `fit`, on validated, prepared arrays."""
     n = X.shape[0]
+    net._zero_masked(net.params)  # masked weights are zeros (a write through a view may have changed one)
     optimizer = o.optimizer.start(net)
     space = engine.workspace(net)
     grad = aligned_zeros(net.n_params, net.dtype)
@@ -307,5 +308,5 @@ def _warm_up(net, X, Y, optimizer, grad, space, online, gradient, step_rows):
         optimizer.warm_up(net, X, Y, space, grad, "step", step_rows)
         args = dict(net.kernel_args(), sizes=net.kernel_args()["sizes"][:1])
         kernels.finite_differences(**args, loss=net.loss_code, X=X, Y=Y, rows=none, eps=net.dtype.type(1),
-                                   l2=net.dtype.type(0), central=True, lo=np.uint64(0), hi=np.uint64(0), grad=grad,
+                                   l2=net.dtype.type(0), central=True, targets=none.astype(np.uint64), grad=grad,
                                    work=space.sample)

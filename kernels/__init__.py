@@ -5,6 +5,7 @@ No classes, no Python objects, no I/O; fastbp imports the kernels, never the rev
 - activations: the activation and loss codes, each activation's value and derivative side by side
 - layout: layer offsets and work sizes (plain Python, once per model or call)
 - sample: one sample's forward pass and backpropagated gradient (inlined helpers)
+- live: a sparse network's loops over live edges only, and the packing of its per-sample epochs
 - rows: outputs and losses, and gradients, over many rows, sample by sample
 - vmath: exp, tanh, sigmoid that vectorise; blas: gemm on parts of flat buffers
 - gradient: batch gradients sample by sample in fixed chunks; blocked: forward passes and batch

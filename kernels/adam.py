@@ -13,6 +13,7 @@ from ._jit import jit, jit_inline, jit_serial_and_parallel
 from .activations import FALSE, derivative, output_delta
 from .blocked import _matrix_rows, matrix_parallel, matrix_serial
 from .gradient import _gradient_chunks, gradient_parallel, gradient_serial
+from .live import PACK, UNPACK, adam_layer, exchange, packed_buffers
 from .sample import forward_sample, sample_buffers
 from .sgd import weight_squares
 
@@ -67,8 +68,8 @@ def adam_step(params, m, v, grad, powers, lr, beta1, beta2, eps, hat):
     _adam_range(params, m, v, grad, 0, params.shape[0], T(1), T(0), T(beta1), T(beta2), s, c, T(eps))
 
 
-def _adam_minibatch_epoch(params, m, v, sizes, offsets, acts, loss, X, Y, rows, batch, powers, lr, beta1, beta2,
-                          eps, hat, l2, matrix, grad, work, partial, chunk_work):
+def _adam_minibatch_epoch(params, m, v, sizes, offsets, acts, live, loss, X, Y, rows, batch, powers, lr, beta1,
+                          beta2, eps, hat, l2, matrix, grad, work, partial, chunk_work):
     """One minibatch epoch with Adam in one call: per run of `batch` entries of rows (the last may
     be shorter), the batch's mean gradient (matrices when `matrix`, else chunked samples), L2, one
     Adam step. Returns (summed per-sample loss, each before its batch's update; sum over batches of
@@ -84,9 +85,10 @@ def _adam_minibatch_epoch(params, m, v, sizes, offsets, acts, loss, X, Y, rows, 
     for start in range(0, n, batch):
         part = rows[start:min(n, start + batch)]
         if matrix:
-            total += _matrix_rows(params, sizes, offsets, acts, loss, X, Y, part, no_outputs, grad, work, T(1))
+            total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, grad, work, T(1))
         else:
-            total += _gradient_chunks(params, sizes, offsets, acts, loss, X, Y, part, grad, partial, chunk_work)
+            total += _gradient_chunks(params, sizes, offsets, acts, live, loss, X, Y, part, grad, partial,
+                                      chunk_work)
         if l2 != T(0):
             squares += weight_squares(params, sizes, offsets)
         s, c = step_scalars(T, powers, lr, beta1, beta2, hat)
@@ -100,14 +102,19 @@ adam_minibatch_epoch_serial, adam_minibatch_epoch_parallel = jit_serial_and_para
 
 
 @jit_inline
-def adam_sample(params, m, v, sizes, offsets, acts, loss, Y, r, l2, b1, b2, s, c, eps, a, delta, prev):
+def adam_sample(params, m, v, sizes, offsets, acts, live, loss, Y, r, l2, b1, b2, s, c, eps, a, delta, prev):
     """Backpropagate the sample in a (forward_sample) and take its Adam step in place, fused: per
     W_l, top down, one loop reads the old w, accumulates delta_{l-1} += w delta_l, and updates w
-    from g = delta_l a^l + l2 w. delta, prev: (max(sizes),) scratch."""
+    from g = delta_l a^l + l2 w (a sparse network over its live edges, kernels.live).
+    delta, prev: (max(sizes),) scratch."""
     T = type(params[0])
     one = T(1)
     n_layers = sizes.shape[0] - 1
     i = np.uint64(a.shape[0]) - sizes[n_layers]
+    first = np.uint64(0)  # sparse: one past the top layer's last unit, then each layer's first
+    if live is not None:
+        for l in range(n_layers):
+            first += sizes[l + 1]
     output_delta(a, i, sizes[n_layers], Y, r, acts[n_layers - 1], loss, delta)
     for l in range(n_layers - 1, -1, -1):
         n_in = sizes[l]
@@ -119,25 +126,29 @@ def adam_sample(params, m, v, sizes, offsets, acts, loss, Y, r, l2, b1, b2, s, c
         if back:
             for k in range(n_in):
                 prev[k] = 0
-        for j in range(n_out):
-            d = delta[j]
-            q = bias + j
-            mq = b1 * m[q] + (one - b1) * d
-            vq = b2 * v[q] + (one - b2) * (d * d)
-            m[q] = mq
-            v[q] = vq
-            params[q] -= s * mq / (c * np.sqrt(vq) + eps)
-            row = p + j * n_in
-            for k in range(n_in):
-                w = params[row + k]
-                if back:
-                    prev[k] += w * d
-                g = d * a[i + k] + l2 * w
-                mq = b1 * m[row + k] + (one - b1) * g
-                vq = b2 * v[row + k] + (one - b2) * (g * g)
-                m[row + k] = mq
-                v[row + k] = vq
-                params[row + k] = w - s * mq / (c * np.sqrt(vq) + eps)
+        if live is not None:
+            first -= n_out
+            adam_layer(params, m, v, p, n_in, n_out, a, i, delta, prev, back, l2, b1, b2, s, c, eps, live, first)
+        else:
+            for j in range(n_out):
+                d = delta[j]
+                q = bias + j
+                mq = b1 * m[q] + (one - b1) * d
+                vq = b2 * v[q] + (one - b2) * (d * d)
+                m[q] = mq
+                v[q] = vq
+                params[q] -= s * mq / (c * np.sqrt(vq) + eps)
+                row = p + j * n_in
+                for k in range(n_in):
+                    w = params[row + k]
+                    if back:
+                        prev[k] += w * d
+                    g = d * a[i + k] + l2 * w
+                    mq = b1 * m[row + k] + (one - b1) * g
+                    vq = b2 * v[row + k] + (one - b2) * (g * g)
+                    m[row + k] = mq
+                    v[row + k] = vq
+                    params[row + k] = w - s * mq / (c * np.sqrt(vq) + eps)
         if not back:
             break
         for k in range(n_in):
@@ -146,11 +157,32 @@ def adam_sample(params, m, v, sizes, offsets, acts, loss, Y, r, l2, b1, b2, s, c
 
 
 @jit
-def adam_epoch(params, m, v, sizes, offsets, acts, loss, X, Y, rows, powers, lr, beta1, beta2, eps, hat, l2, work):
+def adam_epoch(params, m, v, sizes, offsets, acts, live, loss, X, Y, rows, powers, lr, beta1, beta2, eps, hat, l2,
+               work):
     """One online epoch with Adam: for r in rows, forward X[r], then the fused delta-and-step pass
     (adam_sample), one bias-corrected step per sample. powers: (2,) float64, advanced per sample;
     lr, beta1, beta2, eps: float64; l2: params' dtype.
-    Returns the sum of the per-sample losses, each before its sample's own step."""
+    Returns the sum of the per-sample losses, each before its sample's own step. A sparse network's
+    live weights and moments are packed for the epoch (as in kernels.sgd.sgd_epoch)."""
+    if live is None:  # (None, not live: Numba types this branch for a sparse network too)
+        return _adam_samples(params, m, v, sizes, offsets, acts, None, loss, X, Y, rows, powers, lr, beta1, beta2,
+                             eps, hat, l2, work)
+    values, m1, m2 = packed_buffers(sizes, work, live)
+    exchange(params, values, sizes, offsets, live, PACK)
+    exchange(m, m1, sizes, offsets, live, PACK)
+    exchange(v, m2, sizes, offsets, live, PACK)
+    total = _adam_samples(params, m, v, sizes, offsets, acts, (live[0], live[1], values, m1, m2), loss, X, Y, rows,
+                          powers, lr, beta1, beta2, eps, hat, l2, work)
+    exchange(params, values, sizes, offsets, live, UNPACK)
+    exchange(m, m1, sizes, offsets, live, UNPACK)
+    exchange(v, m2, sizes, offsets, live, UNPACK)
+    return total
+
+
+@jit_inline
+def _adam_samples(params, m, v, sizes, offsets, acts, live, loss, X, Y, rows, powers, lr, beta1, beta2, eps, hat, l2,
+                  work):
+    """The samples of adam_epoch, in order; live: None or packed."""
     T = type(params[0])
     a, delta, prev = sample_buffers(sizes, work)
     total = T(0)
@@ -159,7 +191,7 @@ def adam_epoch(params, m, v, sizes, offsets, acts, loss, X, Y, rows, powers, lr,
     e = T(eps)
     for idx in range(rows.shape[0]):
         r = rows[idx]
-        total += forward_sample(params, sizes, offsets, acts, loss, X, Y, r, a, FALSE)
+        total += forward_sample(params, sizes, offsets, acts, loss, X, Y, r, a, FALSE, live)
         s, c = step_scalars(T, powers, lr, beta1, beta2, hat)
-        adam_sample(params, m, v, sizes, offsets, acts, loss, Y, r, l2, b1, b2, s, c, e, a, delta, prev)
+        adam_sample(params, m, v, sizes, offsets, acts, live, loss, Y, r, l2, b1, b2, s, c, e, a, delta, prev)
     return total

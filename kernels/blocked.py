@@ -21,6 +21,7 @@ from numba import prange
 from ._jit import jit_inline, jit_serial_and_parallel
 from .activations import activate, activate_with_loss, derivative, output_delta
 from .blas import gemm
+from .live import mask_rows
 
 MIN_BLOCK = 128  # rows per block at least
 MAX_BLOCKS = 8  # row blocks of a part; with MIN_BLOCK this fixes each block's rows from m alone
@@ -86,12 +87,14 @@ def _sum_losses(work, losses, n_blocks):
     return total
 
 
-def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work, scale):
+def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad, work, scale):
     """Forward pass over rows as matrices, and the summed gradient when grad is given; returns the summed loss.
 
     out: (m, sizes[-1]) receives the outputs, or (0, sizes[-1]) for none. grad: (P,) overwritten
     with scale times the sum over rows of dC/dparams, or (0,) for none (scale: a scalar of params'
-    dtype; 1 / m gives the mean). loss NO_LOSS: no loss, Y not read.
+    dtype; 1 / m gives the mean). loss NO_LOSS: no loss, Y not read. live: a sparse network's
+    live-edge lists (kernels.live; the products run dense over its zeros, its masked gradients are
+    then zeroed), or None.
     work: (layout.block_work_size(sizes, m),).
     """
     T = type(params[0])
@@ -247,6 +250,11 @@ def _matrix_rows(params, sizes, offsets, acts, loss, X, Y, rows, out, grad, work
             else:
                 gemm(True, False, r1 - r0, c1 - c0, m, scale, work, d + r0, n_out, work, a + c0, n_in,
                      beta, grad, p + r0 * n_in + c0, n_in)
+            if live is not None and start + m == n_rows:  # the whole sum is in: masked weights get no gradient
+                units = np.uint64(0)  # the units below layer l's, where its live lists start
+                for k in range(1, l + 1):
+                    units += sizes[k]
+                mask_rows(grad, p, n_in, r0, r1, c0, c1, live, units)
             if c0 == 0:
                 bias = p + n_out * n_in
                 if start == 0:

@@ -17,7 +17,7 @@ MAX_CHUNKS = 16  # partial buffers; enough for 16 cores, a fixed number whatever
 MAX_PARTIAL = 1 << 25  # elements in all partial buffers together (256 MiB of float64)
 
 
-def _gradient_chunks(params, sizes, offsets, acts, loss, X, Y, rows, grad, partial, work):
+def _gradient_chunks(params, sizes, offsets, acts, live, loss, X, Y, rows, grad, partial, work):
     """grad = sum over r in rows of dC(X[r], Y[r])/dparams; returns the summed loss.
 
     partial: (n_chunks, P) per-chunk sums; work: (n_chunks, sample_work_size + 1) per-chunk buffers
@@ -30,13 +30,13 @@ def _gradient_chunks(params, sizes, offsets, acts, loss, X, Y, rows, grad, parti
     last = work.shape[1] - 1
     if n_chunks == 1:  # small batches: straight into grad, no partial buffer to fill and merge
         grad[:] = 0
-        return gradient_rows(params, sizes, offsets, acts, loss, X, Y, rows, grad, work[0])
+        return gradient_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, grad, work[0])
     for c in prange(n_chunks):
         lo = min(m, c * size)
         hi = min(m, lo + size)
         g = partial[c]
         g[:] = 0
-        work[c, last] = gradient_rows(params, sizes, offsets, acts, loss, X, Y, rows[lo:hi], g, work[c])
+        work[c, last] = gradient_rows(params, sizes, offsets, acts, live, loss, X, Y, rows[lo:hi], g, work[c])
     n_params = params.shape[0]
     block = 4096
     for b in prange((n_params + block - 1) // block):

@@ -14,9 +14,10 @@ def layer_offsets(sizes):
     return np.array(offsets, dtype=np.uint64)
 
 
-def sample_work_size(sizes):
-    """Work elements of the per-sample kernels: every layer's output, then two delta buffers."""
-    return sum(sizes) + 2 * max(sizes)
+def sample_work_size(sizes, n_live=0):
+    """Work elements of the per-sample kernels: every layer's output, then two delta buffers; for a
+    sparse network of n_live live edges, then three packed runs of them (kernels.live.packed_buffers)."""
+    return sum(sizes) + 2 * max(sizes) + 3 * n_live
 
 
 def block_work_size(sizes, m):

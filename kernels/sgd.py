@@ -11,6 +11,7 @@ from ._jit import jit, jit_inline, jit_serial_and_parallel
 from .activations import FALSE, derivative, output_delta
 from .blocked import _matrix_rows, matrix_parallel, matrix_serial
 from .gradient import _gradient_chunks, gradient_parallel, gradient_serial
+from .live import PACK, UNPACK, exchange, packed_buffers, sgd_layer
 from .sample import forward_sample, sample_buffers
 
 # The per-sample epoch fuses the next sample's layer-0 forward into the layer-0 update from this
@@ -20,8 +21,8 @@ FUSE_MIN_WEIGHTS = 16384
 
 
 @jit_inline
-def sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr, mu, nesterov, l2, a, delta,
-               prev):
+def sgd_sample(params, velocity, sizes, offsets, acts, live, loss, X, Y, r, r_next, lr, mu, nesterov, l2, a,
+               delta, prev):
     """Backpropagate the sample in a (forward_sample) and update params in place, fused.
 
     Per W_l, top down, ONE loop reads the old w, accumulates delta_{l-1} += w delta_l, and
@@ -29,13 +30,18 @@ def sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr
     v = mu v - lr g; w += v (w += mu v - lr g when nesterov). r_next >= 0: the layer-0 pass also
     computes the next sample's z^1 = W_0' X[r_next] + b_0' with the updated weights into a[sizes[0]:],
     so W_0 is streamed once per sample for this update and the next forward. Returns True when it did.
-    velocity: (P,) or unused when mu = 0; delta, prev: (max(sizes),) scratch.
+    velocity: (P,) or unused when mu = 0; delta, prev: (max(sizes),) scratch. A sparse network
+    (live, kernels.live) takes the same steps over its live edges, never fused with the next forward.
     """
     T = type(params[0])
     decay = T(1) - lr * l2  # w - lr (d a + l2 w) = decay w - (lr d) a: one multiply-add fewer per weight
     n_layers = sizes.shape[0] - 1
     i = np.uint64(a.shape[0]) - sizes[n_layers]
     has_next = r_next >= 0
+    first = np.uint64(0)  # sparse: one past the top layer's last unit, then each layer's first
+    if live is not None:
+        for l in range(n_layers):
+            first += sizes[l + 1]
     output_delta(a, i, sizes[n_layers], Y, r, acts[n_layers - 1], loss, delta)
     for l in range(n_layers - 1, -1, -1):
         n_in = sizes[l]
@@ -51,41 +57,45 @@ def sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr
         elif fuse:  # the free delta buffer holds the next sample's x, contiguous
             for k in range(n_in):
                 prev[k] = X[r_next, k]
-        for j in range(n_out):
-            d = delta[j]
-            row = p + j * n_in
-            if mu == T(0):
-                step = lr * d
-                params[bias + j] -= step
-                s = params[bias + j]
-                for k in range(n_in):
-                    w = params[row + k]
-                    if back:
-                        prev[k] += w * d
-                    w = decay * w - step * a[i + k]
-                    params[row + k] = w
+        if live is not None:
+            first -= n_out
+            sgd_layer(params, velocity, p, n_in, n_out, a, i, delta, prev, back, lr, mu, nesterov, l2, live, first)
+        else:
+            for j in range(n_out):
+                d = delta[j]
+                row = p + j * n_in
+                if mu == T(0):
+                    step = lr * d
+                    params[bias + j] -= step
+                    s = params[bias + j]
+                    for k in range(n_in):
+                        w = params[row + k]
+                        if back:
+                            prev[k] += w * d
+                        w = decay * w - step * a[i + k]
+                        params[row + k] = w
+                        if fuse:
+                            s += w * prev[k]
                     if fuse:
-                        s += w * prev[k]
-                if fuse:
-                    a[i + n_in + j] = s
-            else:
-                v = mu * velocity[bias + j] - lr * d
-                velocity[bias + j] = v
-                params[bias + j] += mu * v - lr * d if nesterov else v
-                s = params[bias + j]
-                for k in range(n_in):
-                    w = params[row + k]
-                    if back:
-                        prev[k] += w * d
-                    g = d * a[i + k] + l2 * w
-                    v = mu * velocity[row + k] - lr * g
-                    velocity[row + k] = v
-                    w += mu * v - lr * g if nesterov else v
-                    params[row + k] = w
+                        a[i + n_in + j] = s
+                else:
+                    v = mu * velocity[bias + j] - lr * d
+                    velocity[bias + j] = v
+                    params[bias + j] += mu * v - lr * d if nesterov else v
+                    s = params[bias + j]
+                    for k in range(n_in):
+                        w = params[row + k]
+                        if back:
+                            prev[k] += w * d
+                        g = d * a[i + k] + l2 * w
+                        v = mu * velocity[row + k] - lr * g
+                        velocity[row + k] = v
+                        w += mu * v - lr * g if nesterov else v
+                        params[row + k] = w
+                        if fuse:
+                            s += w * prev[k]
                     if fuse:
-                        s += w * prev[k]
-                if fuse:
-                    a[i + n_in + j] = s
+                        a[i + n_in + j] = s
         if not back:
             break
         for k in range(n_in):
@@ -95,23 +105,40 @@ def sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr
 
 
 @jit
-def sgd_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, lr, momentum, nesterov, l2, work):
+def sgd_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, rows, lr, momentum, nesterov, l2, work):
     """One online epoch: for r in rows, forward X[r], then the fused delta-and-update pass (sgd_sample).
 
     lr, momentum, l2: scalars of params' dtype; nesterov: bool. Returns the sum of the per-sample losses, each
-    seen before its sample's own update.
+    seen before its sample's own update. A sparse network's live weights and velocities are packed for
+    the epoch (kernels.live.packed_buffers, in work after the sample buffers) and written back after it.
     """
+    if live is None:  # (None, not live: Numba types this branch for a sparse network too)
+        return _sgd_samples(params, velocity, sizes, offsets, acts, None, loss, X, Y, rows, lr, momentum, nesterov,
+                            l2, work)
+    values, state, _ = packed_buffers(sizes, work, live)
+    exchange(params, values, sizes, offsets, live, PACK)
+    exchange(velocity, state, sizes, offsets, live, PACK)
+    total = _sgd_samples(params, velocity, sizes, offsets, acts, (live[0], live[1], values, state), loss, X, Y,
+                         rows, lr, momentum, nesterov, l2, work)
+    exchange(params, values, sizes, offsets, live, UNPACK)
+    exchange(velocity, state, sizes, offsets, live, UNPACK)
+    return total
+
+
+@jit_inline
+def _sgd_samples(params, velocity, sizes, offsets, acts, live, loss, X, Y, rows, lr, momentum, nesterov, l2, work):
+    """The samples of sgd_epoch, in order; live: None or packed."""
     a, delta, prev = sample_buffers(sizes, work)
     total = type(params[0])(0)
     n_rows = rows.shape[0]
-    fuse = sizes[0] * sizes[1] >= FUSE_MIN_WEIGHTS
+    fuse = live is None and sizes[0] * sizes[1] >= FUSE_MIN_WEIGHTS
     z1_ready = FALSE
     for idx in range(n_rows):
         r = rows[idx]
-        total += forward_sample(params, sizes, offsets, acts, loss, X, Y, r, a, z1_ready)
+        total += forward_sample(params, sizes, offsets, acts, loss, X, Y, r, a, z1_ready, live)
         r_next = rows[idx + 1] if fuse and idx + 1 < n_rows else -1
-        z1_ready = sgd_sample(params, velocity, sizes, offsets, acts, loss, X, Y, r, r_next, lr, momentum, nesterov,
-                              l2, a, delta, prev)
+        z1_ready = sgd_sample(params, velocity, sizes, offsets, acts, live, loss, X, Y, r, r_next, lr, momentum,
+                              nesterov, l2, a, delta, prev)
     return total
 
 
@@ -174,8 +201,8 @@ def _mean_step(params, velocity, sizes, offsets, grad, scale, lr, mu, nesterov, 
                 params[q] += mu * v - lr * g if nesterov else v
 
 
-def _minibatch_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, batch, lr, momentum, nesterov, l2,
-                     matrix, grad, work, partial, chunk_work):
+def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, rows, batch, lr, momentum, nesterov,
+                     l2, matrix, grad, work, partial, chunk_work):
     """One minibatch epoch in one call: for each run of `batch` entries of rows (the last may be
     shorter), the batch's mean gradient (as matrices when `matrix`, else sample by sample in
     chunks), L2 added, and the SGD step.
@@ -192,9 +219,10 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, loss, X, Y, rows, b
     for start in range(0, n, batch):
         part = rows[start:min(n, start + batch)]
         if matrix:
-            total += _matrix_rows(params, sizes, offsets, acts, loss, X, Y, part, no_outputs, grad, work, T(1))
+            total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, grad, work, T(1))
         else:
-            total += _gradient_chunks(params, sizes, offsets, acts, loss, X, Y, part, grad, partial, chunk_work)
+            total += _gradient_chunks(params, sizes, offsets, acts, live, loss, X, Y, part, grad, partial,
+                                      chunk_work)
         if l2 != T(0):
             squares += weight_squares(params, sizes, offsets)
         _mean_step(params, velocity, sizes, offsets, grad, T(1) / T(part.shape[0]), lr, momentum, nesterov, l2)

@@ -54,6 +54,21 @@ def test_train_with_each_optimizer(args, capsys):
     assert accuracy_in(out) > 0.8
 
 
+def test_train_sparse_and_prune(tmp_path, capsys):
+    assert cli.main(["train", "--quiet", "--epochs", "40", "--layers", "4,32,3", "--density", "0.5", "--prune", "0.5",
+                     "--prune-epochs", "5", "--save", str(tmp_path / "s.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "density=" in out
+    found = re.search(r"pruned ([0-9,]+) of ([0-9,]+) live weights \(density ([0-9.]+) -> ([0-9.]+)\): validation "
+                      r"loss [0-9.]+, accuracy [0-9.]+ before, .* after pruning, .* after 5 more epochs", out)
+    assert found, out
+    removed, live = (int(found.group(i).replace(",", "")) for i in (1, 2))
+    assert removed == round(0.5 * live)
+    net = fastbp.MLP.load(tmp_path / "s.npz")
+    assert net.n_edges == live - removed
+    assert accuracy_in(out) > 0.8
+
+
 def test_predict_and_evaluate_use_the_saved_model(tmp_path):
     X, y = fastbp.datasets.iris()
     np.savetxt(tmp_path / "iris.csv", np.column_stack([X, y]), delimiter=",",
@@ -174,6 +189,9 @@ def files(tmp_path):
     (["train", "--beta1", "0.5"], r"--beta1, --beta2 and --epsilon are options of --optimizer adam"),
     (["train", "--optimizer", "adam", "--beta2", "1"], r"beta2 must be < 1"),
     (["costs", "--out", "{d}/nowhere"], r"--out must be an existing folder"),
+    (["train", "--density", "0"], r"--density: expected a density in \(0, 1\]"),
+    (["train", "--prune", "1"], r"--prune: expected a fraction in \[0, 1\)"),
+    (["train", "--prune-epochs", "3"], r"--prune-epochs must be at least 1 and comes with --prune"),
 ])
 def test_cli_errors_are_one_line(files, args, message, capsys):
     code = cli.main([a.format(d=files) for a in args])

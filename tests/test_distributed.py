@@ -61,6 +61,16 @@ def test_batch_training_equals_in_memory(client, data):
     assert len(ha) == 8 and ha.samples[-1] == 8 * 600
 
 
+def test_a_sparse_network_trains_on_the_cluster_with_its_masks(client, data):
+    X, y = data
+    a = fastbp.MLP([10, 16, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=1, connectivity=0.3)
+    assert relative(fd.gradient(a, X, y, client=client), a.gradient(X, y)) < 1e-12
+    history = fd.fit(a, X, y, mode="minibatch", epochs=3, lr=0.05, batch_size=50, optimizer="adam", client=client)
+    masked = np.concatenate([np.concatenate([~m.ravel(), np.zeros(m.shape[0], bool)]) for m in a.masks])
+    assert np.all(a.params[masked] == 0)
+    assert history.loss[-1] < history.loss[0]
+
+
 def test_results_do_not_depend_on_the_number_of_workers(client, data):
     X, y = data
     a, b = new_net(), new_net()

@@ -171,6 +171,7 @@ def test_pipeline_grid_search_cross_validation_clone_and_pickle():
     (dict(hidden_layer_sizes=(10, 0)), "hidden_layer_sizes"), (dict(activation="softplus"), "activation"),
     (dict(learning_rate_init=0.0), "learning_rate_init"), (dict(dtype="float16"), "dtype"),
     (dict(n_threads=0), "n_threads"), (dict(momentum=1.5), "momentum"),
+    (dict(connectivity=0.0), "connectivity"), (dict(connectivity="sparse"), "connectivity"),
 ])
 def test_bad_parameters_are_named_at_fit(params, message):
     X, y = classification(n=60)
@@ -183,3 +184,26 @@ def test_bad_parameters_are_named_at_fit(params, message):
 def test_poisson_loss_is_refused_clearly():
     with pytest.raises(ValueError, match="poisson"):
         MLPRegressor(loss="poisson").fit(*regression(n=40))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "online"])
+def test_a_sparse_estimator_keeps_its_masks(solver):
+    """connectivity draws masks once; fit, partial_fit, warm starts and pickling keep them, absent weights 0."""
+    X, y = classification(n=120)
+    model = MLPClassifier((20,), solver=solver, connectivity=0.3, random_state=0, max_iter=15, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    masks = model.masks_
+    assert [m.shape for m in masks] == [c.shape for c in model.coefs_]
+    assert 0.2 < sum(m.sum() for m in masks) / sum(m.size for m in masks) < 0.4
+    assert all(np.all(c[~m] == 0) and np.all(c[m] != 0) for c, m in zip(model.coefs_, masks))
+    model.partial_fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    restored.partial_fit(X, y)
+    for fitted in (model, restored):
+        assert all(np.array_equal(a, b) for a, b in zip(fitted.masks_, masks))
+        assert all(np.all(c[~m] == 0) for c, m in zip(fitted.coefs_, masks))
+    assert restored._net.n_edges == model._net.n_edges < model._net.n_params
+    dense = MLPClassifier((20,), solver=solver, random_state=0).partial_fit(X, y, classes=np.unique(y))
+    assert dense.masks_ is None

@@ -1,5 +1,8 @@
 """RESULTS.md sections are computed from saved benchmark JSON: ratios, ceilings and tables."""
 import json
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -77,3 +80,27 @@ def test_results_md_has_the_cost_section(tmp_path):
     text = report.write_results(tmp_path).read_text()
     assert "## Algorithm costs" in text and "(bench/results/costs.png)" in text
     assert "| backprop |" in text and "central / backprop" in text
+
+
+def test_results_md_has_the_density_section(tmp_path):
+    """`fastbp costs --density --quick` writes the sweep's JSON and figure; the report turns it, with a peer,
+    into its section. The dense peer here is a stand-in whose cost is the dense network's at every density:
+    its slope is 0, fastbp's live-edge slope is what was measured."""
+    from fastbp import density
+    done = subprocess.run([sys.executable, "-m", "fastbp.cli", "costs", "--density", "--quick", "--quiet",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "density.json").read_text())
+    assert (tmp_path / "density.png").read_bytes()[:4] == b"\x89PNG"
+    live = [r for r in result["rows"] if r["kernel"] == "live"]
+    assert [r["density"] for r in live] == density.SWEEP["quick"]["densities"]
+    assert [r["edges"] for r in live] == sorted(r["edges"] for r in live)
+    assert live[-1]["edges"] == [r for r in result["rows"] if r["kernel"] == "dense"][0]["edges"]
+    for r in live:
+        r["peers"]["dense"] = dict(sgd=1e-3, gradient=2e-3)
+    result["slopes"] = density.slopes(result["rows"])
+    assert result["slopes"]["sgd_dense"]["slope"] == pytest.approx(0.0, abs=1e-9)
+    report.save(result, tmp_path, "density")
+    text = report.write_results(tmp_path).read_text()
+    assert "## Sparse connectivity: cost against live edges" in text and "(bench/results/density.png)" in text
+    assert re.search(r"\| dense, dense weight x mask \| -?0.000 \| -?0.000 \|", text) and "100%, dense kernels" in text
