@@ -13,7 +13,7 @@ from ._jit import jit, jit_inline, jit_serial_and_parallel
 from .activations import FALSE, derivative, output_delta
 from .blocked import _matrix_rows, matrix_parallel, matrix_serial
 from .gradient import _gradient_chunks, gradient_parallel, gradient_serial
-from .live import PACK, UNPACK, adam_layer, exchange, packed_buffers
+from .live import PACK, UNPACK, adam_layer, exchange, packed_buffers, unit_count
 from .sample import forward_sample, sample_buffers
 from .sgd import weight_squares
 
@@ -111,10 +111,9 @@ def adam_sample(params, m, v, sizes, offsets, acts, live, loss, Y, r, l2, b1, b2
     one = T(1)
     n_layers = sizes.shape[0] - 1
     i = np.uint64(a.shape[0]) - sizes[n_layers]
-    first = np.uint64(0)  # sparse: one past the top layer's last unit, then each layer's first
+    first = np.uint64(0)  # sparse: one past the last unit, then each layer's first
     if live is not None:
-        for l in range(n_layers):
-            first += sizes[l + 1]
+        first = unit_count(live)
     output_delta(a, i, sizes[n_layers], Y, r, acts[n_layers - 1], loss, delta)
     for l in range(n_layers - 1, -1, -1):
         n_in = sizes[l]

@@ -22,6 +22,12 @@ ADD = np.int64(2)
 
 
 @jit_inline
+def unit_count(live):
+    """Units of layers 1..L: starts has one entry per unit and one more."""
+    return np.uint64(live[0].shape[0]) - np.uint64(1)
+
+
+@jit_inline
 def forward_layer(params, p, n_in, n_out, a, i, o, live, first):
     """z^{l+1}_j = b_j + sum over live k of W[j, k] a^l_k into a[o + j]; W_l at p, a^l at a[i].
 

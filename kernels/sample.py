@@ -14,7 +14,7 @@ import numpy as np
 
 from ._jit import jit_inline
 from .activations import activate, activate_with_loss, derivative, output_delta
-from .live import backprop_layer, forward_layer
+from .live import backprop_layer, forward_layer, unit_count
 
 
 @jit_inline
@@ -77,10 +77,9 @@ def backprop_sample(params, sizes, offsets, acts, loss, Y, r, a, delta, prev, gr
     """
     n_layers = sizes.shape[0] - 1
     i = np.uint64(a.shape[0]) - sizes[n_layers]
-    first = np.uint64(0)  # sparse: one past the top layer's last unit, then each layer's first
+    first = np.uint64(0)  # sparse: one past the last unit, then each layer's first
     if live is not None:
-        for l in range(n_layers):
-            first += sizes[l + 1]
+        first = unit_count(live)
     output_delta(a, i, sizes[n_layers], Y, r, acts[n_layers - 1], loss, delta)
     for l in range(n_layers - 1, -1, -1):
         n_in = sizes[l]

@@ -11,7 +11,7 @@ from ._jit import jit, jit_inline, jit_serial_and_parallel
 from .activations import FALSE, derivative, output_delta
 from .blocked import _matrix_rows, matrix_parallel, matrix_serial
 from .gradient import _gradient_chunks, gradient_parallel, gradient_serial
-from .live import PACK, UNPACK, exchange, packed_buffers, sgd_layer
+from .live import PACK, UNPACK, exchange, packed_buffers, sgd_layer, unit_count
 from .sample import forward_sample, sample_buffers
 
 # The per-sample epoch fuses the next sample's layer-0 forward into the layer-0 update from this
@@ -38,10 +38,9 @@ def sgd_sample(params, velocity, sizes, offsets, acts, live, loss, X, Y, r, r_ne
     n_layers = sizes.shape[0] - 1
     i = np.uint64(a.shape[0]) - sizes[n_layers]
     has_next = r_next >= 0
-    first = np.uint64(0)  # sparse: one past the top layer's last unit, then each layer's first
+    first = np.uint64(0)  # sparse: one past the last unit, then each layer's first
     if live is not None:
-        for l in range(n_layers):
-            first += sizes[l + 1]
+        first = unit_count(live)
     output_delta(a, i, sizes[n_layers], Y, r, acts[n_layers - 1], loss, delta)
     for l in range(n_layers - 1, -1, -1):
         n_in = sizes[l]
