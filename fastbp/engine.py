@@ -64,6 +64,7 @@ class Workspace:
         self.dtype = net.dtype
         self.sizes = net.sizes
         self.sample = aligned_zeros(kernels.sample_work_size(net.sizes, self.n_live), net.dtype)
+        self._work_len = self.sample.shape[0] + 1
         self._partial = np.empty((0, net.n_params), dtype=net.dtype)
         self._work = np.zeros((0, 0), dtype=net.dtype)
         self._matrix = np.zeros(0, dtype=net.dtype)
@@ -71,7 +72,7 @@ class Workspace:
     def chunks(self, m):
         """(partial (n_chunks, P), work (n_chunks, sample work + 1)): the chunked gradient's buffers for m rows."""
         n_chunks = kernels.chunk_count(m, self.n_params)
-        work_len = kernels.sample_work_size(self.sizes, self.n_live) + 1
+        work_len = self._work_len
         if self._partial.shape[0] < n_chunks:
             self._partial = np.empty((n_chunks, self.n_params), dtype=self.dtype)
         if self._work.shape[0] < n_chunks or self._work.shape[1] < work_len:
@@ -113,7 +114,7 @@ def workspace(net):
 
 def uses_matrices(net, m):
     """Whether m rows of `net` run as matrices (kernels.blocked) rather than sample by sample."""
-    if net.density < MATRIX_MIN_DENSITY:
+    if net._masks is not None and net.density < MATRIX_MIN_DENSITY:
         return False
     if net.n_edges >= LARGE_NET_EDGES:
         return m >= SMALL_MATRIX_MIN_ROWS
@@ -157,17 +158,16 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False):
     """
     m = rows.shape[0]
     args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
-    matrices = uses_matrices(net, m)
-    scale = net.dtype.type(1.0 if summed else 1.0 / m)
-    with matrix_call(matrices, net.dtype):
-        if matrices:  # the mean taken in the kernel
-            c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=scale, **args)
-        else:
-            partial, work = space.chunks(m)
-            kernel = kernels.gradient_parallel if threaded(net, m) and partial.shape[0] > 1 else kernels.gradient_serial
-            c = kernel(partial=partial, work=work, **args)
-            if not summed:
-                grad *= scale
+    if uses_matrices(net, m):
+        with matrix_call(True, net.dtype):  # the mean taken in the kernel
+            c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=net.dtype.type(1.0 if summed else 1.0 / m),
+                                       **args)
+    else:
+        partial, work = space.chunks(m)
+        parallel = partial.shape[0] > 1 and threaded(net, m)
+        c = (kernels.gradient_parallel if parallel else kernels.gradient_serial)(partial=partial, work=work, **args)
+        if not summed and m > 1:
+            grad *= net.dtype.type(1.0 / m)
     if l2:
         for gW, W in zip(net.layer_views(grad)[0], net.weights):
             gW += net.dtype.type(l2) * W
@@ -186,11 +186,10 @@ def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True):
     out = np.empty((m if outputs else 0, net.sizes[-1]), dtype=net.dtype)
     args = dict(net.kernel_args(), loss=kernels.NO_LOSS if Y is None else net.loss_code, X=X,
                 Y=out if Y is None else Y, rows=rows, out=out)
-    matrices = allow_matrices and uses_matrices(net, m)
-    with matrix_call(matrices, net.dtype):
-        if matrices:
+    if allow_matrices and uses_matrices(net, m):
+        with matrix_call(True, net.dtype):
             c = _matrix_kernel(net, m)(grad=np.empty(0, net.dtype), work=space.matrix(m), scale=net.dtype.type(1),
                                        **args)
-        else:
-            c = kernels.forward_rows(**args, work=space.sample)
+    else:
+        c = kernels.forward_rows(**args, work=space.sample)
     return float(c), out
