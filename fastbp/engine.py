@@ -159,9 +159,9 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False):
     m = rows.shape[0]
     args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
     if uses_matrices(net, m):
-        with matrix_call(True, net.dtype):  # the mean taken in the kernel
-            c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=net.dtype.type(1.0 if summed else 1.0 / m),
-                                       **args)
+        scale = net.dtype.type(1.0 if summed else 1.0 / m)  # the mean taken in the kernel
+        with matrix_call(True, net.dtype):
+            c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=scale, **args)
     else:
         partial, work = space.chunks(m)
         parallel = partial.shape[0] > 1 and threaded(net, m)
