@@ -67,21 +67,25 @@ def _all_finite(arr):
     return math.isfinite(total) or bool(np.all(np.isfinite(arr)))
 
 
-def _check_finite(arr, name, first_row=0, rows="row"):
+def check_finite(arr, name, first_row=0, rows="row"):
+    """Raise ValueError naming `name` and the first row holding a NaN or inf, if any."""
     if not _all_finite(arr):
         row = int(np.argwhere(~np.isfinite(arr))[0][0]) + first_row
         raise ValueError(f"{name} contains NaN or inf (first in {rows} {row})")
 
 
-def _cast(arr, dtype, name):
+def _cast(arr, dtype, name, finite=True):
     """Cast to C-contiguous, writable `dtype`, finite before and after the cast (float32 overflows past 3.4e38).
 
     Writable: the kernels are compiled for writable arrays; a read-only one (a memory map opened
-    read-only, a broadcast view) is copied rather than compiled for again.
+    read-only, a broadcast view) is copied rather than compiled for again. finite=False: no check
+    when no cast is needed.
     """
-    _check_finite(arr, name)
     if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.writeable:
+        if finite:
+            check_finite(arr, name)
         return arr
+    check_finite(arr, name)
     with np.errstate(over="ignore"):  # reported below, in words
         out = np.require(arr, dtype, ["C", "W"])
     if not _all_finite(out):
@@ -99,16 +103,20 @@ def check_rows(X, y):
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (rows, features), got shape {X.shape}")
-    _check_finite(X, "X", 1, "data row")
+    check_finite(X, "X", 1, "data row")
     y = np.asarray(y)
     if y.ndim == 0 or y.shape[0] != X.shape[0]:
         raise ValueError(f"the targets have {y.shape[0] if y.ndim else 0} rows but X has {X.shape[0]}")
     if y.dtype.kind in "biuf":
-        _check_finite(y, "the target", 1, "data row")
+        check_finite(y, "the target", 1, "data row")
 
 
-def as_inputs(X, n_features, dtype, name="X"):
-    """X as a C-contiguous (n_samples, n_features) array of `dtype`, finite, not empty."""
+def as_inputs(X, n_features, dtype, name="X", finite=True):
+    """X as a C-contiguous (n_samples, n_features) array of `dtype`, finite, not empty.
+
+    finite=False: an X that needs no cast is returned unchecked for NaN and inf, for a caller
+    that checks it on the way (engine.forward and batch_gradient's `check`).
+    """
     arr = _numeric_array(X, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, {n_features}), got shape {arr.shape}"
@@ -118,7 +126,7 @@ def as_inputs(X, n_features, dtype, name="X"):
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} must have {n_features} columns (the input layer's width), "
                          f"got {arr.shape[1]}")
-    return _cast(arr, dtype, name)
+    return _cast(arr, dtype, name, finite)
 
 
 def as_targets(Y, n_rows, n_outputs, dtype, labels, probabilities, distribution, name="Y"):
@@ -163,7 +171,7 @@ def as_labels(labels, n_classes, name="labels"):
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D integer class labels, got shape {arr.shape}")
     if arr.dtype.kind == "f":
-        _check_finite(arr, name)
+        check_finite(arr, name)
         if not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} must be whole numbers (class labels), got fractional values")
     if arr.size and (arr.min() < 0 or arr.max() >= n_classes):  # checked before any cast can wrap around

@@ -10,7 +10,7 @@ import weakref
 import numba
 import numpy as np
 
-from . import kernels
+from . import checks, kernels
 from .threads import one_blas_thread
 
 # Batch gradients run on threads from this many multiply-adds (rows x edges) up; either build
@@ -149,10 +149,22 @@ def matrix_call(matrices, dtype):
         yield
 
 
-def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False):
+def _checked(X, check, c):
+    """Raise for a NaN or inf in X after a matrix-kernel call asked to check it.
+
+    The kernel's NaN result means a NaN or inf in X, or else the loss itself is NaN (non-finite
+    parameters); check_finite tells which, and names `check` if X.
+    """
+    if check and c != c:
+        checks.check_finite(X, check)
+
+
+def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None):
     """Write d(mean loss over rows + 0.5 l2 |W|^2)/dparams into grad; returns the mean loss (no penalty).
 
     summed: the sum over the rows instead, of the gradient (l2 must be 0) and of the loss.
+    check: X's name when X is still to be checked for NaN and inf (ValueError naming it), for a
+    call over all its rows; None when it has been.
     Many rows of a large enough network run as matrices with BLAS products (kernels.blocked),
     others sample by sample in fixed chunks (kernels.gradient); threads when the work repays them.
     """
@@ -161,8 +173,11 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False):
     if uses_matrices(net, m):
         scale = net.dtype.type(1.0 if summed else 1.0 / m)  # the mean taken in the kernel
         with matrix_call(True, net.dtype):
-            c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=scale, **args)
+            c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=scale, check=check is not None, **args)
+        _checked(X, check, c)
     else:
+        if check:
+            checks.check_finite(X, check)
         partial, work = space.chunks(m)
         parallel = partial.shape[0] > 1 and threaded(net, m)
         c = (kernels.gradient_parallel if parallel else kernels.gradient_serial)(partial=partial, work=work, **args)
@@ -174,12 +189,12 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False):
     return float(c) if summed else float(c) / m
 
 
-def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True):
+def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True, check=None):
     """(summed loss over the rows of X, or 0 when Y is None; the outputs, or none unless asked): one pass.
 
     rows: the rows to use (default all, in order). Many rows of a large enough network run as
     matrices (kernels.blocked), others sample by sample; allow_matrices=False keeps to the per-sample
-    kernel (so that a run that needs no other compiles no other).
+    kernel (so that a run that needs no other compiles no other). check: as in batch_gradient.
     """
     rows = np.arange(X.shape[0], dtype=np.int64) if rows is None else rows
     m = rows.shape[0]
@@ -189,7 +204,10 @@ def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True):
     if allow_matrices and uses_matrices(net, m):
         with matrix_call(True, net.dtype):
             c = _matrix_kernel(net, m)(grad=np.empty(0, net.dtype), work=space.matrix(m), scale=net.dtype.type(1),
-                                       **args)
+                                       check=check is not None, **args)
+        _checked(X, check, c)
     else:
+        if check:
+            checks.check_finite(X, check)
         c = kernels.forward_rows(**args, work=space.sample)
     return float(c), out

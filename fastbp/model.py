@@ -222,8 +222,9 @@ class MLP:
         """True when outputs are probabilities (sigmoid or softmax): predict gives labels."""
         return self.output in ("sigmoid", "softmax")
 
-    def _inputs(self, X, name="X"):
-        X = checks.as_inputs(X, self.sizes[0], self.dtype, name)
+    def _inputs(self, X, name="X", finite=True):
+        """X checked and cast (finite=False: not yet checked for NaN and inf, see checks.as_inputs), standardized."""
+        X = checks.as_inputs(X, self.sizes[0], self.dtype, name, finite=finite or self.input_mean is not None)
         if self.input_mean is not None:
             X = (X - self.input_mean) / self.input_scale
         return X
@@ -252,11 +253,11 @@ class MLP:
     # -- evaluation ----------------------------------------------------------------------
     def forward(self, X):
         """Network outputs a^L for each row of X: (n_samples, sizes[-1])."""
-        return self._forward(self._inputs(X), None, engine.workspace(self), True)[1]
+        return self._forward(self._inputs(X, finite=False), None, engine.workspace(self), True, check="X")[1]
 
-    def _forward(self, X, Y, space, outputs, allow_matrices=True):
+    def _forward(self, X, Y, space, outputs, allow_matrices=True, check=None):
         """(summed loss over the rows, or 0 when Y is None; outputs, or no rows unless asked): one pass."""
-        return engine.forward(self, X, Y, space, outputs, allow_matrices=allow_matrices)
+        return engine.forward(self, X, Y, space, outputs, allow_matrices=allow_matrices, check=check)
 
     def penalty(self, l2):
         """0.5 * l2 * sum of squared weights (biases excluded)."""
@@ -267,8 +268,8 @@ class MLP:
     def loss(self, X, Y, l2=0.0):
         """Mean per-sample loss over the rows, plus 0.5 * l2 * sum W^2."""
         l2 = checks.check_float(l2, "l2", low=0.0)
-        X = self._inputs(X)
-        c = self._forward(X, self._targets(Y, X.shape[0]), engine.workspace(self), False)[0]
+        X = self._inputs(X, finite=False)
+        c = self._forward(X, self._targets(Y, X.shape[0]), engine.workspace(self), False, check="X")[0]
         return c / X.shape[0] + self.penalty(l2)
 
     def gradient(self, X, Y, l2=0.0, n_threads=None):
@@ -277,12 +278,12 @@ class MLP:
         n_threads: Numba threads for this call (default: as set); restored afterwards.
         """
         l2 = checks.check_float(l2, "l2", low=0.0)
-        X = self._inputs(X)
+        X = self._inputs(X, finite=False)
         Y = self._targets(Y, X.shape[0])
         grad = np.empty(self.n_params, self.dtype)  # every entry written by the kernel
         with using_threads(n_threads):
             engine.batch_gradient(self, X, Y, np.arange(X.shape[0], dtype=np.int64), l2, grad,
-                                  engine.workspace(self))
+                                  engine.workspace(self), check="X")
         return grad
 
     def predict(self, X):

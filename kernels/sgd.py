@@ -218,7 +218,8 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, r
     for start in range(0, n, batch):
         part = rows[start:min(n, start + batch)]
         if matrix:
-            total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, grad, work, T(1))
+            total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, grad, work, T(1),
+                                  FALSE)
         else:
             total += _gradient_chunks(params, sizes, offsets, acts, live, loss, X, Y, part, grad, partial,
                                       chunk_work)

@@ -69,6 +69,40 @@ def test_evaluation_rejects_bad_input(net, method):
     assert_unchanged_after(net, lambda: call(None, Y), TypeError, r"X must be an array of numbers, got None")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n, bad_row", [(1, 0), (40, 39), (300, 150), (5000, 4999)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_in_x_is_found_on_every_path(rng, dtype, n, bad_row, bad):
+    """forward, predict, loss and gradient check X on the way through the kernels (sample by sample,
+    one block of rows, several blocks, more than one part of rows): the row is named, nothing changes."""
+    net = fastbp.MLP([30, 20, 4], hidden="tanh", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
+    X_bad = rng.standard_normal((n, 30)).astype(dtype)
+    labels = rng.integers(0, 4, n)
+    X_bad[bad_row, 7] = bad
+    for call in (lambda: net.forward(X_bad), lambda: net.predict(X_bad), lambda: net.loss(X_bad, labels),
+                 lambda: net.gradient(X_bad, labels)):
+        assert_unchanged_after(net, call, ValueError, rf"X contains NaN or inf \(first in row {bad_row}\)")
+    X_bad[bad_row, 7] = 0
+    assert np.isfinite(net.loss(X_bad, labels))
+
+
+@pytest.mark.parametrize("n", [1, 40, 300])
+def test_non_finite_parameters_give_a_nan_loss_not_an_input_error(rng, n):
+    net = fastbp.MLP([30, 20, 4], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
+    net._params[3] = np.nan  # as a diverged run can leave them (the params setter refuses NaN)
+    X_ok = rng.standard_normal((n, 30))
+    assert np.isnan(net.loss(X_ok, rng.integers(0, 4, n)))
+    assert np.isnan(net.forward(X_ok)).any()
+
+
+def test_float64_inputs_beyond_float32_are_named(rng):
+    net = fastbp.MLP([30, 20, 4], output="softmax", loss="cross_entropy", dtype=np.float32, seed=0)
+    X_big = rng.standard_normal((300, 30))
+    X_big[5, 2] = 1e300
+    with pytest.raises(ValueError, match=r"X has values beyond the float32 range"):
+        net.forward(X_big)
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(sizes=[3]), ValueError, r"sizes must list at least 2"),
     (dict(sizes=[3, 0, 1]), ValueError, r"sizes must be >= 1"),
