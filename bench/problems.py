@@ -1,4 +1,6 @@
-"""The benchmarks' problems: data sets, networks, and a timing helper."""
+"""The benchmarks' problems: data sets, networks, and timing helpers."""
+import time
+
 import numpy as np
 
 import fastbp
@@ -24,6 +26,19 @@ def regression(sizes, n, seed=0):
 def run_pedantic(benchmark, run, setup, rounds):
     """Time `run` over `rounds` rounds, each after `setup` (untimed) resets the state."""
     return benchmark.pedantic(run, setup=setup, rounds=rounds, iterations=1, warmup_rounds=0)
+
+
+def rounds_filling(run, seconds, least):
+    """Rounds of `run` that fill about `seconds` (at least `least`), from three timed calls.
+
+    The machines are shared: a median over rounds that take a few milliseconds in all is one burst
+    of someone else's work away from a wrong figure; spread over half a second, it holds.
+    """
+    t = time.perf_counter()
+    for _ in range(3):
+        run()
+    each = (time.perf_counter() - t) / 3
+    return max(least, min(5000, int(seconds / max(each, 1e-9))))
 
 
 def softmax_net(sizes, dtype=np.float64):

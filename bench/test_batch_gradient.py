@@ -7,7 +7,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from bench import peers
-from bench.problems import classification, edges, softmax_net
+from bench.problems import classification, edges, rounds_filling, softmax_net
 
 SHAPES = ["64-32-10", "784-128-10", "784-256-256-10"]
 BATCHES = [1, 32, 256, 4096]
@@ -17,9 +17,11 @@ TOLERANCE = {"float64": dict(rtol=1e-8, atol=1e-12), "float32": dict(rtol=2e-3, 
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)  # the slowest-varying: each implementation's
+# runs together, fastbp's before any peer has started a thread pool (a peer's pool still busy made
+# a 2-thread fastbp run 40x slower once, 64-32-10 at B = 256)
 def test_batch_gradient(benchmark, record, quick, shape, batch, implementation, dtype):
     if quick and batch == 4096 and shape == "784-256-256-10":
         pytest.skip("quick mode")
@@ -53,7 +55,8 @@ def test_batch_gradient(benchmark, record, quick, shape, batch, implementation, 
     record(implementation=implementation, shape=shape, edges=edges(sizes), samples=batch, batch=batch,
            threads=threads, dtype=dtype, kind="batch_gradient")
     with threadpool_limits(2, user_api="blas"):  # NumPy's BLAS on both cores, outside the timed call
-        benchmark.pedantic(run, rounds=5 if quick else 15, iterations=1, warmup_rounds=1)
+        rounds = 5 if quick else rounds_filling(run, 0.5, 15)
+        benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
