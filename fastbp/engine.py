@@ -130,11 +130,8 @@ def _matrix_kernel(net, m):
     return kernels.matrix_parallel if threaded(net, m) else kernels.matrix_serial
 
 
-_resolved = set()  # dtypes whose BLAS function Numba has looked up
-
-
 @contextlib.contextmanager
-def matrix_call(matrices, dtype):
+def matrix_call(matrices):
     """Around a kernel that may call BLAS: one such call at a time, BLAS on one thread.
 
     The kernel's blocks are the threads. Nothing when `matrices` is False.
@@ -143,9 +140,6 @@ def matrix_call(matrices, dtype):
         yield
         return
     with _one_matrix_call, one_blas_thread():
-        if dtype not in _resolved:
-            kernels.resolve_blas(np.zeros(1, dtype))
-            _resolved.add(dtype)
         yield
 
 
@@ -172,7 +166,7 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None):
     args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
     if uses_matrices(net, m):
         scale = net.dtype.type(1.0 if summed else 1.0 / m)  # the mean taken in the kernel
-        with matrix_call(True, net.dtype):
+        with matrix_call(True):
             c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=scale, check=check is not None, **args)
         _checked(X, check, c)
     else:
@@ -202,7 +196,7 @@ def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True, check=Non
     args = dict(net.kernel_args(), loss=kernels.NO_LOSS if Y is None else net.loss_code, X=X,
                 Y=out if Y is None else Y, rows=rows, out=out)
     if allow_matrices and uses_matrices(net, m):
-        with matrix_call(True, net.dtype):
+        with matrix_call(True):
             c = _matrix_kernel(net, m)(grad=np.empty(0, net.dtype), work=space.matrix(m), scale=net.dtype.type(1),
                                        check=check is not None, **args)
         _checked(X, check, c)

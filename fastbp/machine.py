@@ -6,6 +6,8 @@ import time
 import numba
 import numpy as np
 
+from . import kernels
+
 
 def cpu_model():
     """The CPU's model name."""
@@ -46,6 +48,7 @@ def machine_info():
         "numba_threads": numba.get_num_threads(),
         "threading_layer": layer,
         "blas": blas_info(),
+        "kernel_blas": kernels.BLAS_BACKEND,  # the BLAS the matrix kernels call (kernels.blas)
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "unset"),
     }
 
@@ -55,4 +58,5 @@ def describe(info):
     return (f"{info['cpu']} ({info['machine']}, {info['cores']} cores); Python {info['python']}, "
             f"NumPy {info['numpy']}, Numba {info['numba']}; {info['numba_threads']} Numba thread(s), "
             f"threading layer {info['threading_layer']}; BLAS: {info['blas']}; "
+            f"the kernels' products: {info.get('kernel_blas', 'openblas')}; "
             f"OPENBLAS_CORETYPE={info['openblas_coretype']}; {info['date']}")

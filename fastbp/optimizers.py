@@ -48,7 +48,7 @@ class _Optimizer:
         kernel = parallel if engine.threaded(net, batch) else serial
         partial, chunk_work = space.chunks(0 if matrices else batch)
         T = net.dtype.type
-        with engine.matrix_call(matrices, net.dtype):
+        with engine.matrix_call(matrices):
             result = kernel(**net.kernel_args(), **self._kernel_state(rows.shape[0], batch), loss=net.loss_code,
                             X=X, Y=Y, rows=rows, batch=batch, lr=self._rate(lr, T), l2=T(l2), matrix=matrices,
                             grad=grad, work=space.matrix(batch if matrices else 0), partial=partial,

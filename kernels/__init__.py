@@ -7,7 +7,7 @@ No classes, no Python objects, no I/O; fastbp imports the kernels, never the rev
 - sample: one sample's forward pass and backpropagated gradient (inlined helpers)
 - live: a sparse network's loops over live edges only, and the packing of its per-sample epochs
 - rows: outputs and losses, and gradients, over many rows, sample by sample
-- vmath: exp, tanh, sigmoid that vectorise; blas: gemm on parts of flat buffers
+- vmath: exp, tanh, sigmoid that vectorise; blas: gemm on parts of flat buffers (MKL or OpenBLAS)
 - gradient: batch gradients sample by sample in fixed chunks; blocked: forward passes and batch
   gradients as matrix products; serial or parallel
 - sgd, adam: per optimizer, the per-sample epoch with its fused update, the minibatch epoch, and the step
@@ -15,7 +15,7 @@ No classes, no Python objects, no I/O; fastbp imports the kernels, never the rev
 """
 from .activations import CROSS_ENTROPY, IDENTITY, NO_LOSS, RELU, SIGMOID, SOFTMAX, SQUARED, TANH
 from .adam import adam_epoch, adam_minibatch_epoch_parallel, adam_minibatch_epoch_serial, adam_step
-from .blas import resolve_blas
+from .blas import BACKEND as BLAS_BACKEND
 from .blocked import matrix_parallel, matrix_serial
 from .gradient import gradient_parallel, gradient_serial
 from .layout import block_work_size, chunk_count, layer_offsets, sample_work_size
@@ -28,5 +28,5 @@ __all__ = [
     "layer_offsets", "sample_work_size", "block_work_size", "chunk_count",
     "forward_rows", "gradient_rows", "sgd_epoch", "sgd_step", "minibatch_epoch_serial", "minibatch_epoch_parallel",
     "adam_epoch", "adam_step", "adam_minibatch_epoch_serial", "adam_minibatch_epoch_parallel", "finite_differences",
-    "gradient_serial", "gradient_parallel", "matrix_serial", "matrix_parallel", "resolve_blas",
+    "gradient_serial", "gradient_parallel", "matrix_serial", "matrix_parallel", "BLAS_BACKEND",
 ]
