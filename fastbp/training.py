@@ -207,17 +207,27 @@ def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history
 
     Per epoch: ``order = next_order()``, then ``run_epoch(order, lr, bar)`` (timed) returns the summed
     per-sample loss of the epoch's n samples; ``validate()`` gives (validation loss, accuracy or None);
-    ``initial_loss()`` the loss before training, for the divergence limit. step_bar: a bar over
-    the epoch's samples too, handed to run_epoch (else None).
+    ``initial_loss()`` the loss at the current parameters, called with the parameters before training
+    in place, and only when an epoch's loss passes DIVERGED_GROWTH (the divergence limit is at least
+    that, whatever the loss before training). step_bar: a bar over the epoch's samples too, handed to
+    run_epoch (else None).
     """
     validation = validate is not None
     epoch_bar = _bar(o.epochs, f"{o.mode} {o.gradient}", o.progress)
     best = (np.inf, None, 0)
     done = (0, net.params.copy())  # (whole epochs, the parameters after them): rebound in one step
+    first = done[1]
     seen = 0
+
+    def loss_before_training():
+        now = net.params.copy()
+        net.params[:] = first
+        try:
+            return initial_loss()
+        finally:
+            net.params[:] = now
+
     try:  # Ctrl-C anywhere in here keeps the model and history of the last whole epoch
-        initial = initial_loss()
-        limit = _divergence_limit(initial, net.dtype)
         for epoch in range(1, o.epochs + 1):
             lr = o.lr / (seen + 1) ** o.power_t if o.schedule == "invscaling" else o.lr
             lr = float(net.dtype.type(lr))  # the rate the kernels apply, in the model's dtype
@@ -229,13 +239,17 @@ def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history
             if inner is not None:
                 inner.close()
             loss = float(seen_loss) / n + net.penalty(o.l2)
-            if not loss <= limit or not np.all(np.isfinite(net.params)):
-                net.params[:] = done[1]
-                epoch_bar.close()
-                raise TrainingDiverged(
-                    f"training diverged in epoch {epoch}: the loss became {loss:.4g}, beyond {limit:.4g} "
-                    f"(it was {initial:.4g} before training); the parameters were restored to the end of "
-                    f"epoch {epoch - 1}. Try a smaller learning rate (lr={o.lr}).")
+            finite = bool(np.all(np.isfinite(net.params)))
+            if not (finite and loss <= DIVERGED_GROWTH):  # no limit lies below DIVERGED_GROWTH
+                initial = loss_before_training()
+                limit = _divergence_limit(initial, net.dtype)
+                if not (finite and loss <= limit):
+                    net.params[:] = done[1]
+                    epoch_bar.close()
+                    raise TrainingDiverged(
+                        f"training diverged in epoch {epoch}: the loss became {loss:.4g}, beyond {limit:.4g} "
+                        f"(it was {initial:.4g} before training); the parameters were restored to the end of "
+                        f"epoch {epoch - 1}. Try a smaller learning rate (lr={o.lr}).")
             seen += n
             history.loss.append(loss)
             history.seconds.append(seconds)
