@@ -167,7 +167,8 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None):
     if uses_matrices(net, m):
         scale = net.dtype.type(1.0 if summed else 1.0 / m)  # the mean taken in the kernel
         with matrix_call(True):
-            c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=scale, check=check is not None, **args)
+            c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=scale, check=check is not None,
+                                       update=False, decay=net.dtype.type(0), **args)
         _checked(X, check, c)
     else:
         if check:
@@ -198,7 +199,7 @@ def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True, check=Non
     if allow_matrices and uses_matrices(net, m):
         with matrix_call(True):
             c = _matrix_kernel(net, m)(grad=np.empty(0, net.dtype), work=space.matrix(m), scale=net.dtype.type(1),
-                                       check=check is not None, **args)
+                                       check=check is not None, update=False, decay=net.dtype.type(0), **args)
         _checked(X, check, c)
     else:
         if check:

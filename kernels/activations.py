@@ -24,6 +24,7 @@ SQUARED = 0
 CROSS_ENTROPY = 1
 NO_LOSS = np.int64(-1)  # a NumPy scalar, not a literal: see _jit.jit_inline
 FALSE = np.bool_(False)  # likewise
+TRUE = np.bool_(True)
 
 
 # Layers narrower than this call libm (one element at a time) instead of kernels.vmath: with no

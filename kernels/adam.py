@@ -86,7 +86,7 @@ def _adam_minibatch_epoch(params, m, v, sizes, offsets, acts, live, loss, X, Y, 
         part = rows[start:min(n, start + batch)]
         if matrix:
             total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, grad, work, T(1),
-                                  FALSE)
+                                  FALSE, FALSE, T(0))
         else:
             total += _gradient_chunks(params, sizes, offsets, acts, live, loss, X, Y, part, grad, partial,
                                       chunk_work)

@@ -104,7 +104,7 @@ def _sum_losses(work, losses, n_blocks):
     return total
 
 
-def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad, work, scale, check):
+def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad, work, scale, check, update, decay):
     """Forward pass over rows as matrices, and the summed gradient when grad is given; returns the summed loss.
 
     out: (m, sizes[-1]) receives the outputs, or (0, sizes[-1]) for none. grad: (P,) overwritten
@@ -114,6 +114,10 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
     then zeroed), or None. check: whether to check X's rows for NaN and inf, each block's as it
     starts (the rows are then in cache for the products, where a pass of its own over X reads
     memory once more): the returned sum is NaN if one is found.
+    update: grad is params itself, and the products step it in place (plain SGD, a dense network,
+    at most OUTER rows): weights become decay W + scale dW, biases b + scale db (decay = 1 - lr l2,
+    scale = -lr / m). The weights are no longer read once the backward pass is done, so no gradient
+    buffer and no pass of its own over the parameters are needed. decay is read only then.
     work: (layout.block_work_size(sizes, m),).
     """
     T = type(params[0])
@@ -249,7 +253,7 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
         n_tiles = 0
         for l in range(n_layers):
             n_tiles += _tiles(sizes[l], sizes[l + 1])
-        beta = 0.0 if start == 0 else 1.0
+        beta = decay if update else T(0) if start == 0 else T(1)
         for t in prange(n_tiles):  # dW_l = D_{l+1}^T A_l and db_l, a tile of W_l's rows and columns each
             l, rest = _tile_of(sizes, t)
             a = 0
@@ -278,7 +282,14 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                 for k in range(1, l + 1):
                     units += sizes[k]
                 mask_rows(grad, p, n_in, r0, r1, c0, c1, live, units)
-            if c0 == 0:
+            if c0 == 0 and update:
+                bias = p + n_out * n_in
+                for j in range(r0, r1):
+                    total_j = T(0)
+                    for i in range(m):
+                        total_j += work[d + i * n_out + j]
+                    grad[bias + j] += scale * total_j
+            elif c0 == 0:
                 bias = p + n_out * n_in
                 if start == 0:
                     for j in range(r0, r1):
@@ -286,7 +297,7 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                 for i in range(m):
                     for j in range(r0, r1):
                         grad[bias + j] += work[d + i * n_out + j]
-    if want_grad and scale != T(1):  # the biases were summed unscaled over every part
+    if want_grad and not update and scale != T(1):  # the biases were summed unscaled over every part
         for l in range(n_layers):
             bias = np.int64(offsets[l]) + np.int64(sizes[l]) * np.int64(sizes[l + 1])
             for j in range(bias, np.int64(offsets[l + 1])):

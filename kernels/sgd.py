@@ -8,8 +8,8 @@ Nesterov's momentum (as scikit-learn): v = mu v - lr g;  w += mu v - lr g.
 import numpy as np
 
 from ._jit import jit, jit_inline, jit_serial_and_parallel
-from .activations import FALSE, derivative, output_delta
-from .blocked import _matrix_rows, matrix_parallel, matrix_serial
+from .activations import FALSE, TRUE, derivative, output_delta
+from .blocked import OUTER, _matrix_rows, matrix_parallel, matrix_serial
 from .gradient import _gradient_chunks, gradient_parallel, gradient_serial
 from .live import PACK, UNPACK, exchange, packed_buffers, sgd_layer, unit_count
 from .sample import forward_sample, sample_buffers
@@ -217,9 +217,15 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, r
     no_outputs = X[:0]  # C-contiguous, as the outputs other callers pass: one compiled version
     for start in range(0, n, batch):
         part = rows[start:min(n, start + batch)]
+        if matrix and live is None and momentum == T(0) and part.shape[0] <= OUTER:  # the step inside the products
+            if l2 != T(0):
+                squares += weight_squares(params, sizes, offsets)
+            total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, params, work,
+                                  -lr / T(part.shape[0]), FALSE, TRUE, T(1) - lr * l2)
+            continue
         if matrix:
             total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, grad, work, T(1),
-                                  FALSE)
+                                  FALSE, FALSE, T(0))
         else:
             total += _gradient_chunks(params, sizes, offsets, acts, live, loss, X, Y, part, grad, partial,
                                       chunk_work)

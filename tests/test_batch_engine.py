@@ -46,7 +46,8 @@ def test_matrix_forward_matches_the_per_sample_pass(rng, dtype, n):
     space = engine.Workspace(net)
     for rows_used in (np.arange(n), rows):  # X read in place; rows gathered
         loss = kernels.matrix_serial(**net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows_used, out=out,
-                                     grad=np.empty(0, dtype), work=space.matrix(n), scale=dtype(1), check=False)
+                                     grad=np.empty(0, dtype), work=space.matrix(n), scale=dtype(1), check=False,
+                                     update=False, decay=dtype(0))
         per_sample = kernels.forward_rows(**net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows_used,
                                           out=expected, work=space.sample)
         tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
@@ -70,7 +71,7 @@ def test_matrix_forward_against_the_reference(rng, hidden, head):
     assert net.loss(X, Y) == pytest.approx(ref.mean_loss(network, X, Y, acts_of(net), loss), rel=1e-12)
 
 
-@pytest.mark.parametrize("momentum, l2", [(0.0, 0.0), (0.9, 0.01)])
+@pytest.mark.parametrize("momentum, l2", [(0.0, 0.0), (0.0, 0.01), (0.9, 0.01)])  # momentum 0: the fused step
 @pytest.mark.parametrize("batch", [32, 300])  # by columns; by blocks of rows (and a shorter last batch)
 def test_minibatch_epoch_on_the_matrix_path_matches_the_reference(rng, momentum, l2, batch):
     sizes = [40, 30, 4]

@@ -38,7 +38,8 @@ def test_serial_and_parallel_builds_agree_bit_for_bit(rng, blocked):
         args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
         if blocked:
             kernel = kernels.matrix_serial if serial else kernels.matrix_parallel
-            loss = kernel(out=np.empty((0, sizes[-1])), work=Workspace(net).matrix(n), scale=1.0, check=False, **args)
+            loss = kernel(out=np.empty((0, sizes[-1])), work=Workspace(net).matrix(n), scale=1.0, check=False,
+                          update=False, decay=0.0, **args)
         else:
             n_chunks = kernels.chunk_count(n, net.n_params)
             assert n_chunks > 1
@@ -67,15 +68,16 @@ def test_blocked_chunks_match_the_reference(rng, hidden, head):
 
 
 @two_threads
+@pytest.mark.parametrize("momentum", [0.5, 0.0])  # 0: plain SGD on the matrix path steps inside the products
 @pytest.mark.parametrize("sizes, batch", [([9, 8, 3], 2048), ([120, 100, 4], 32), ([120, 100, 4], 512)])
-def test_minibatch_loss_curve_is_the_same_on_one_and_two_threads(rng, sizes, batch):
+def test_minibatch_loss_curve_is_the_same_on_one_and_two_threads(rng, sizes, batch, momentum):
     """Sample by sample in chunks; as matrices by columns (one block of rows); by blocks of rows."""
     X, Y = random_problem(rng, sizes, "softmax", n=4096)
     curves = []
     for n_threads in (1, 2):
         net = fastbp.MLP(sizes, hidden="sigmoid", output="softmax", loss="cross_entropy", seed=2)
         assert batch * net.n_edges >= PARALLEL_MIN_WORK
-        history = net.fit(X, Y, mode="minibatch", batch_size=batch, epochs=2, lr=0.2, momentum=0.5, seed=3,
+        history = net.fit(X, Y, mode="minibatch", batch_size=batch, epochs=2, lr=0.2, momentum=momentum, seed=3,
                           n_threads=n_threads)
         curves.append((history.loss, net.params.copy()))
     assert curves[0][0] == curves[1][0]
