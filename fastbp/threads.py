@@ -1,10 +1,12 @@
 """Thread counts, changed only inside a context that restores them."""
 import ctypes
+import importlib.metadata
+import os
 from contextlib import contextmanager
 
 import numba
 
-from . import checks
+from . import checks, kernels
 
 _blas = None
 
@@ -29,7 +31,10 @@ def _global_setter(lib):
 
 
 def _local_setters():
-    """Per BLAS library, set(n) -> previous count for the calling thread only, where the library allows.
+    """For the BLAS library the kernels call, set(n) -> previous count for the calling thread only.
+
+    None for MKL, which fastbp runs sequentially (kernels.blas); for OpenBLAS, SciPy's library, or
+    every BLAS library in the process where SciPy's cannot be told apart.
 
     OpenBLAS (0.3.27 on) has openblas_set_num_threads_local. openblas_set_num_threads, what
     threadpoolctl calls, changes every thread's count from the main thread and nothing from any
@@ -39,7 +44,15 @@ def _local_setters():
     global _setters
     if _setters is None:
         _setters = []
-        for lib in _blas_libraries():
+        if kernels.BLAS_BACKEND == "mkl":
+            return _setters
+        libraries = _blas_libraries()
+        try:  # SciPy's own OpenBLAS, where it ships one (NumPy's is another library, which the kernels never call)
+            files = {os.path.realpath(f.locate()) for f in importlib.metadata.distribution("scipy").files or ()
+                     if "blas" in f.name}
+        except importlib.metadata.PackageNotFoundError:
+            files = set()
+        for lib in [lib for lib in libraries if os.path.realpath(lib.filepath) in files] or libraries:
             try:
                 setter = ctypes.CDLL(lib.filepath).openblas_set_num_threads_local
                 setter.argtypes = [ctypes.c_int]
@@ -53,20 +66,20 @@ def _local_setters():
 _setters = None
 
 
-@contextmanager
 def one_blas_thread():
-    """Run the block with BLAS on one thread in the calling thread, then restore its count.
+    """Set the kernels' BLAS to one thread in the calling thread; returns what restore_blas_threads needs.
 
     Thread-local: calls from several Python threads may overlap and each gets one BLAS thread.
-    A few microseconds; threadpoolctl's limit() re-reads every library's state first and cost
+    Well under a microsecond; threadpoolctl's limit() re-reads every library's state first and cost
     about 30 microseconds a call.
     """
-    before = [setter(1) for setter in _local_setters()]
-    try:
-        yield
-    finally:
-        for setter, n in zip(_local_setters(), before):
-            setter(n)
+    return [setter(1) for setter in _local_setters()]
+
+
+def restore_blas_threads(before):
+    """Undo one_blas_thread (its result in `before`)."""
+    for setter, n in zip(_local_setters(), before):
+        setter(n)
 
 
 @contextmanager

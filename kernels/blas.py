@@ -84,7 +84,7 @@ def _bind():
     return ("mkl", None) if lib is not None else ("openblas", why)
 
 
-BACKEND, WHY_NOT_MKL = _bind()
+BACKEND, WHY_NOT_MKL = _bind()  # "openblas" or "mkl"; why not MKL (None when it is MKL)
 
 _char = ir.IntType(8)
 _int = ir.IntType(32)  # Fortran INTEGER of SciPy's BLAS and of MKL's LP64 interface
