@@ -204,7 +204,8 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, r
                      l2, matrix, grad, work, partial, chunk_work):
     """One minibatch epoch in one call: for each run of `batch` entries of rows (the last may be
     shorter), the batch's mean gradient (as matrices when `matrix`, else sample by sample in
-    chunks), L2 added, and the SGD step.
+    chunks), L2 added, and the SGD step. Plain SGD as matrices on a dense network takes the step
+    inside the gradient's products (_matrix_rows' update), with no gradient in between.
 
     Returns (the sum of the per-sample losses, each taken in its batch's forward pass, before that
     batch's update; the sum over batches of sum W^2 before each update, 0 when l2 = 0).
