@@ -134,7 +134,8 @@ def batch_section(result, figure):
              "1 and 2 threads, NumPy (matrix products, 2 BLAS threads), PyTorch (loss.backward, 2 threads), JAX "
              "(jit(grad)). Answers checked against NumPy in float64. Median of the rounds. \"of ceiling\": "
              "fastbp's 2-thread multiply-adds per second (3E - E_0 per sample) over the 2-thread matrix-product "
-             "ceiling of the same dtype, measured in the same run.", "",
+             "ceiling of the same dtype, measured in the same run. fastbp's matrix products ran on the BLAS that "
+             "the machine line names (\"the kernels' products\"; FASTBP_BLAS).", "",
              f"![batch gradient throughput]({figure})", "",
              "| shape | batch | dtype | " + " | ".join(impls) + " | fastbp 2 threads / best peer | 2 threads / 1 "
              "| of ceiling |",
@@ -155,7 +156,7 @@ def batch_section(result, figure):
                    if two and dtype in peaks else "-")
         lines.append(f"| {shape} | {batch} | {dtype} | {cells} | {ratio} | {scaling} | {of_peak} |")
     if peaks:
-        lines += ["", "| 2-thread matrix-product ceiling (1024^3, OpenBLAS) | multiply-adds/s |", "|---|---|"]
+        lines += ["", "| 2-thread matrix-product ceiling (1024^3, NumPy's OpenBLAS) | multiply-adds/s |", "|---|---|"]
         lines += [f"| {dtype} | {value:.3g} |" for dtype, value in peaks.items()]
     return "\n".join(lines) + "\n"
 
@@ -168,7 +169,7 @@ def minibatch_section(result):
              if any(b["extra_info"]["implementation"] == i for b in rows)]
     lines = ["## Minibatch epoch through `fit`: samples per second", "",
              "784-128-10, tanh hidden, softmax + cross-entropy, plain SGD, 4,096 samples in order, one epoch: "
-             "`net.fit(..., mode=\"minibatch\", epochs=1)` whole (checks, warm-up and the loss probe included) "
+             "`net.fit(..., mode=\"minibatch\", epochs=1)` whole (its checks and warm-up included) "
              "against a NumPy loop, a PyTorch loop (optim.SGD) and JAX (`lax.scan` over the batches, jitted; on "
              "its own thread pool, both cores, so its one figure stands in both thread rows). Every peer ends the "
              "epoch with fastbp's weights. Median of the rounds.", "",
