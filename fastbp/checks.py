@@ -174,7 +174,11 @@ def as_labels(labels, n_classes, name="labels"):
         check_finite(arr, name)
         if not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} must be whole numbers (class labels), got fractional values")
-    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):  # checked before any cast can wrap around
+    if arr.dtype.kind == "i":  # negative labels wrap to huge unsigned ones: one reduction checks both ends
+        bad = arr.size and arr.view(f"u{arr.dtype.itemsize}").max() >= n_classes
+    else:
+        bad = arr.size and (arr.min() < 0 or arr.max() >= n_classes)
+    if bad:  # checked before any cast can wrap around
         raise ValueError(f"{name} must lie in [0, {n_classes - 1}] (one per output class), "
                          f"got values in [{arr.min():.15g}, {arr.max():.15g}]")
     return arr.astype(np.int64, copy=False)
