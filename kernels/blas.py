@@ -71,20 +71,22 @@ def _mkl():
 
 
 def _bind():
-    """Bind fastbp_dgemm and fastbp_sgemm; returns (backend name, why MKL is not used or None)."""
+    """Bind fastbp_dgemm and fastbp_sgemm; returns the backend's name."""
     wanted = os.environ.get("FASTBP_BLAS", "").lower() or "openblas"
     if wanted not in BACKENDS:
         raise ValueError(f"FASTBP_BLAS must be one of {', '.join(BACKENDS)}, got {wanted!r}")
-    lib, why = _mkl() if wanted == "mkl" else (None, "not asked for (FASTBP_BLAS=mkl)")
-    if lib is None and wanted == "mkl":
-        raise ImportError(f"FASTBP_BLAS=mkl, but {why}")
+    lib = None
+    if wanted == "mkl":
+        lib, why = _mkl()
+        if lib is None:
+            raise ImportError(f"FASTBP_BLAS=mkl, but {why}")
     for name in ("dgemm", "sgemm"):
         address = ctypes.cast(getattr(lib, name), ctypes.c_void_p).value if lib is not None else _scipy_gemm(name)
         llvm.add_symbol("fastbp_" + name, address)
-    return ("mkl", None) if lib is not None else ("openblas", why)
+    return wanted
 
 
-BACKEND, WHY_NOT_MKL = _bind()  # "openblas" or "mkl"; why not MKL (None when it is MKL)
+BACKEND = _bind()  # "openblas" or "mkl"
 
 _char = ir.IntType(8)
 _int = ir.IntType(32)  # Fortran INTEGER of SciPy's BLAS and of MKL's LP64 interface

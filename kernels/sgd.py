@@ -218,9 +218,9 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, r
     no_outputs = X[:0]  # C-contiguous, as the outputs other callers pass: one compiled version
     for start in range(0, n, batch):
         part = rows[start:min(n, start + batch)]
+        if l2 != T(0):  # before this batch's update (the gradient itself leaves params as they are)
+            squares += weight_squares(params, sizes, offsets)
         if matrix and live is None and momentum == T(0) and part.shape[0] <= OUTER:  # the step inside the products
-            if l2 != T(0):
-                squares += weight_squares(params, sizes, offsets)
             total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, params, work,
                                   -lr / T(part.shape[0]), FALSE, TRUE, T(1) - lr * l2)
             continue
@@ -230,8 +230,6 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, r
         else:
             total += _gradient_chunks(params, sizes, offsets, acts, live, loss, X, Y, part, grad, partial,
                                       chunk_work)
-        if l2 != T(0):
-            squares += weight_squares(params, sizes, offsets)
         _mean_step(params, velocity, sizes, offsets, grad, T(1) / T(part.shape[0]), lr, momentum, nesterov, l2)
     return total, squares
 
