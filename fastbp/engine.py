@@ -159,14 +159,21 @@ def matrix_call(matrices):
     return _MatrixCall() if matrices else contextlib.nullcontext()
 
 
-def _checked(X, check, c):
-    """Raise for a NaN or inf in X after a matrix-kernel call asked to check it.
+def _matrix_pass(net, m, check, **args):
+    """The matrix kernel over m rows (not updating); returns its summed loss. check: as in batch_gradient.
 
-    The kernel's NaN result means a NaN or inf in X, or else the loss itself is NaN (non-finite
-    parameters); check_finite tells which, and names `check` if X.
+    The kernel's check answers NaN for a NaN or inf in X, and also for a product that overflowed or
+    a NaN loss (non-finite parameters): check_finite then tells which, naming `check` if X; for the
+    others the call runs again without the check, for its own sum (rare inputs pay twice).
     """
+    kernel = _matrix_kernel(net, m)
+    with matrix_call(True):
+        c = kernel(check=check is not None, update=False, decay=net.dtype.type(0), **args)
     if check and c != c:
-        checks.check_finite(X, check)
+        checks.check_finite(args["X"], check)
+        with matrix_call(True):
+            c = kernel(check=False, update=False, decay=net.dtype.type(0), **args)
+    return c
 
 
 def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None):
@@ -182,10 +189,7 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None):
     args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
     if uses_matrices(net, m):
         scale = net.dtype.type(1.0 if summed else 1.0 / m)  # the mean taken in the kernel
-        with matrix_call(True):
-            c = _matrix_kernel(net, m)(out=X[:0], work=space.matrix(m), scale=scale, check=check is not None,
-                                       update=False, decay=net.dtype.type(0), **args)
-        _checked(X, check, c)
+        c = _matrix_pass(net, m, check, out=X[:0], work=space.matrix(m), scale=scale, **args)
     else:
         if check:
             checks.check_finite(X, check)
@@ -213,10 +217,8 @@ def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True, check=Non
     args = dict(net.kernel_args(), loss=kernels.NO_LOSS if Y is None else net.loss_code, X=X,
                 Y=out if Y is None else Y, rows=rows, out=out)
     if allow_matrices and uses_matrices(net, m):
-        with matrix_call(True):
-            c = _matrix_kernel(net, m)(grad=np.empty(0, net.dtype), work=space.matrix(m), scale=net.dtype.type(1),
-                                       check=check is not None, update=False, decay=net.dtype.type(0), **args)
-        _checked(X, check, c)
+        c = _matrix_pass(net, m, check, grad=np.empty(0, net.dtype), work=space.matrix(m), scale=net.dtype.type(1),
+                         **args)
     else:
         if check:
             checks.check_finite(X, check)

@@ -29,7 +29,12 @@ MIN_BLOCK = 128  # rows per block at least
 # measured on 2 cores (Intel Xeon, 784-128-10), 4 against 8 made forward passes of 1,000 rows 10%
 # (float32) and 8% (float64) faster and left gradients of 256-4,096 rows the same within noise.
 MAX_BLOCKS = 4
-TILE_ROWS = 64  # rows of dW per tile at most
+# Rows of dW per tile at most: TILE_ROWS for sums over at least LONG_SUM rows, half that over fewer.
+# Every tile packs its share of A_l for the product, once per TILE_ROWS rows of dW: measured on
+# 2 cores (Intel Xeon, MKL), 128 against 64 made 4,096-row gradients 5-13% faster, but minibatch
+# epochs of 32 and 128 rows 8-30% slower (two threads, fewer tiles to share).
+TILE_ROWS = 128
+LONG_SUM = 256
 TILE_COLS = 512  # columns of dW per tile at most
 COLUMNS = 64  # outputs per product when a part is one block of rows
 GATHER_ROWS = 16  # rows gathered per parallel task when a part is one block of rows
@@ -37,19 +42,27 @@ OUTER = 4096  # rows held in the buffers at once
 
 
 @jit_inline
-def _tiles(n_in, n_out):
-    """Tiles of a (n_out, n_in) dW: at most TILE_ROWS rows by TILE_COLS columns, both cut evenly."""
-    return ((np.int64(n_out) + TILE_ROWS - 1) // TILE_ROWS) * ((np.int64(n_in) + TILE_COLS - 1) // TILE_COLS)
+def _tile_rows(m):
+    """Rows of dW per tile at most, for a sum over m rows."""
+    return TILE_ROWS if m >= LONG_SUM else TILE_ROWS // 2
 
 
 @jit_inline
-def _tile_of(sizes, t):
+def _tiles(n_in, n_out, m):
+    """Tiles of a (n_out, n_in) dW summed over m rows: at most _tile_rows(m) rows by TILE_COLS columns,
+    both cut evenly."""
+    most = _tile_rows(m)
+    return ((np.int64(n_out) + most - 1) // most) * ((np.int64(n_in) + TILE_COLS - 1) // TILE_COLS)
+
+
+@jit_inline
+def _tile_of(sizes, t, m):
     """(layer, its tile) of the t-th tile of all the dW_l, the top layer's first: the last, usually
     smallest, layer's tiles go first, so the threads' equal shares of tiles hold equal work more often."""
     l = sizes.shape[0] - 2
     rest = np.int64(t)
-    while rest >= _tiles(sizes[l], sizes[l + 1]):
-        rest -= _tiles(sizes[l], sizes[l + 1])
+    while rest >= _tiles(sizes[l], sizes[l + 1], m):
+        rest -= _tiles(sizes[l], sizes[l + 1], m)
         l -= 1
     return l, rest
 
@@ -66,16 +79,23 @@ def _gather(X, rows, start, lo, hi, work):
 
 
 @jit_inline
-def _all_finite(X, rows, start, lo, hi):
-    """Whether the rows rows[start + lo], ..., rows[start + hi - 1] of X hold finite numbers only."""
-    T = type(X[0, 0])
-    big = T(np.finfo(X.dtype).max)
+def _all_finite(values, lo, hi):
+    """Whether values[lo:hi] (1-D) holds finite numbers only."""
+    T = type(values[0])
+    big = T(np.finfo(values.dtype).max)
     bad = False
-    for i in range(lo, hi):
-        source = X[rows[start + i]]
-        for k in range(source.shape[0]):
-            bad |= not abs(source[k]) <= big  # NaN compares false
+    for q in range(lo, hi):
+        bad |= not abs(values[q]) <= big  # NaN compares false
     return not bad
+
+
+@jit_inline
+def _all_finite_rows(X, rows, start, lo, hi):
+    """Whether the rows rows[start + lo], ..., rows[start + hi - 1] of X hold finite numbers only."""
+    ok = True
+    for i in range(lo, hi):
+        ok = ok and _all_finite(X[rows[start + i]], 0, X.shape[1])
+    return ok
 
 
 @jit_inline
@@ -111,9 +131,12 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
     with scale times the sum over rows of dC/dparams, or (0,) for none (scale: a scalar of params'
     dtype; 1 / m gives the mean). loss NO_LOSS: no loss, Y not read. live: a sparse network's
     live-edge lists (kernels.live; the products run dense over its zeros, its masked gradients are
-    then zeroed), or None. check: whether to check X's rows for NaN and inf, each block's as it
-    starts (the rows are then in cache for the products, where a pass of its own over X reads
-    memory once more): the returned sum is NaN if one is found.
+    then zeroed), or None. check: whether to look for NaN and inf in X, through the first layer's
+    products: a NaN or inf in a row of X makes every product of that row NaN or inf (inf times 0 is
+    NaN), so a pass over the products, sizes[0] / sizes[1] times smaller than X and in cache, sees
+    it (a pass of its own over X cost 11% of a forward pass of 1,000 x 784 rows); a part of one
+    block checks X's rows. The returned sum is then NaN; so it is when a product overflows, which
+    the caller tells apart by checking X itself.
     update: grad is params itself, and the products step it in place (plain SGD, a dense network,
     at most OUTER rows): weights become decay W + scale dW, biases b + scale db (decay = 1 - lr l2,
     scale = -lr / m). The weights are no longer read once the backward pass is done, so no gradient
@@ -146,8 +169,6 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                 lo = t * per_block
                 hi = min(m, lo + per_block)
                 work[losses + t] = 0
-                if check and not _all_finite(X, rows, start, lo, hi):
-                    work[losses + t] = np.nan
                 if not in_place:
                     _gather(X, rows, start, lo, hi, work)
                 a = 0  # A_l starts at a, A_{l+1} at o
@@ -168,6 +189,8 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                         row = o + i * n_out
                         for j in range(n_out):
                             work[row + j] += params[bias + j]
+                        if l == 0 and check and not _all_finite(work, row, row + n_out):
+                            work[losses + t] = np.nan
                         if l < n_layers - 1:
                             activate(work, np.uint64(row), np.uint64(n_out), code)
                         else:
@@ -192,7 +215,7 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                         d = e
         else:  # one block of rows: each layer's product cut by columns instead, so small batches use the threads
             work[losses] = 0
-            if check and not _all_finite(X, rows, start, 0, m):
+            if check and not _all_finite_rows(X, rows, start, 0, m):  # (fewer than 2 MIN_BLOCK rows: in cache)
                 work[losses] = np.nan
             if not in_place:
                 for g in prange((m + GATHER_ROWS - 1) // GATHER_ROWS):
@@ -252,10 +275,10 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
             continue
         n_tiles = 0
         for l in range(n_layers):
-            n_tiles += _tiles(sizes[l], sizes[l + 1])
+            n_tiles += _tiles(sizes[l], sizes[l + 1], m)
         beta = decay if update else T(0) if start == 0 else T(1)
         for t in prange(n_tiles):  # dW_l = D_{l+1}^T A_l and db_l, a tile of W_l's rows and columns each
-            l, rest = _tile_of(sizes, t)
+            l, rest = _tile_of(sizes, t, m)
             a = 0
             d = d0
             for k in range(l):
@@ -266,7 +289,7 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
             p = np.int64(offsets[l])
             n_cols = (n_in + TILE_COLS - 1) // TILE_COLS
             cols = (n_in + n_cols - 1) // n_cols
-            n_row_tiles = (n_out + TILE_ROWS - 1) // TILE_ROWS
+            n_row_tiles = (n_out + _tile_rows(m) - 1) // _tile_rows(m)
             r0 = (rest // n_cols) * ((n_out + n_row_tiles - 1) // n_row_tiles)
             r1 = min(n_out, r0 + (n_out + n_row_tiles - 1) // n_row_tiles)
             c0 = (rest % n_cols) * cols

@@ -1,6 +1,8 @@
 """Bad input raises a clear ValueError/TypeError naming the argument, and changes nothing."""
 import numpy as np
 import pytest
+import reference
+from conftest import acts_of
 
 import fastbp
 
@@ -84,6 +86,39 @@ def test_nan_or_inf_in_x_is_found_on_every_path(rng, dtype, n, bad_row, bad):
         assert_unchanged_after(net, call, ValueError, rf"X contains NaN or inf \(first in row {bad_row}\)")
     X_bad[bad_row, 7] = 0
     assert np.isfinite(net.loss(X_bad, labels))
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_inf_in_x_is_found_where_its_weights_are_zero(rng, bad):
+    """Several blocks of rows see X through the first layer's products: inf times a zero weight is NaN."""
+    net = fastbp.MLP([30, 20, 4], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
+    params = net.params.copy()
+    params[:600].reshape(20, 30)[:, 7] = 0.0
+    net.params = params
+    X_bad = rng.standard_normal((300, 30))
+    X_bad[150, 7] = bad
+    assert_unchanged_after(net, lambda: net.gradient(X_bad, rng.integers(0, 4, 300)), ValueError,
+                           r"X contains NaN or inf \(first in row 150\)")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_finite_x_whose_products_overflow_keeps_its_loss(rng, dtype):
+    """Products past the dtype's range answer like a NaN in X in the kernel's check; X is finite,
+    so the loss is the one the reference gives (tanh of inf is 1), not an error and not NaN."""
+    net = fastbp.MLP([30, 20, 4], hidden="tanh", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
+    X = rng.standard_normal((300, 30))
+    X[150, :] = np.finfo(dtype).max / 2
+    labels = rng.integers(0, 4, 300)
+    params = net.params.copy()
+    params[:600] = np.abs(params[:600])  # every sum of the big row runs to +inf, none to inf - inf
+    net.params = params
+    network = reference.unflatten(params.astype(np.float64), net.sizes)
+    X_wide = X.astype(dtype).astype(np.float64)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite((X_wide[150] @ network[0][0].T).astype(dtype)).any()  # the case at hand
+        expected = reference.mean_loss(network, X_wide, np.eye(4)[labels], acts_of(net), "cross_entropy")
+    assert np.isfinite(expected)
+    np.testing.assert_allclose(net.loss(X, labels), expected, rtol=1e-4 if dtype == np.float32 else 1e-10)
 
 
 @pytest.mark.parametrize("n", [1, 40, 300])
