@@ -19,9 +19,10 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit_inline, jit_serial_and_parallel
-from .activations import activate, activate_with_loss, derivative, output_delta
+from .activations import CROSS_ENTROPY, SOFTMAX, activate, activate_with_loss, derivative, output_delta
 from .blas import gemm
 from .live import mask_rows
+from .vmath import exp
 
 MIN_BLOCK = 128  # rows per block at least
 # Row blocks of a part at most; with MIN_BLOCK this fixes each block's rows from m alone. Each block
@@ -84,7 +85,7 @@ def _all_finite(values, lo, hi):
     T = type(values[0])
     big = T(np.finfo(values.dtype).max)
     bad = False
-    for q in range(lo, hi):
+    for q in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no negative-index check, so the loop vectorises
         bad |= not abs(values[q]) <= big  # NaN compares false
     return not bad
 
@@ -103,8 +104,9 @@ def _copy_outputs(work, a, start, lo, hi, out):
     """out[start + i] = A_L row i (at a in work), for i in lo..hi-1."""
     n_top = out.shape[1]
     for i in range(lo, hi):
+        row = np.uint64(a + i * n_top)
         for j in range(n_top):
-            out[start + i, j] = work[a + i * n_top + j]
+            out[start + i, j] = work[row + np.uint64(j)]
 
 
 @jit_inline
@@ -113,6 +115,50 @@ def _output_deltas(work, a, d, Y, rows, start, lo, hi, n_top, code, loss):
     for i in range(lo, hi):
         output_delta(work, np.uint64(a + i * n_top), np.uint64(n_top), Y, rows[start + i], code, loss,
                      work[d + i * n_top:d + (i + 1) * n_top])
+
+
+@jit_inline
+def _output_rows(work, o, w, lo, hi, n, Y, rows, start, code, loss):
+    """A_L = f(Z_L) in place on rows lo..hi-1 (at o in work); returns their losses summed in row order.
+
+    Softmax with cross-entropy takes every row's exponentials in one loop, which vectorises (a loop
+    per row, over 10 outputs with sums beside, ran one exponential at a time); w: where the rows'
+    z - max z wait meanwhile (the output deltas' rows, written only later). Values and sums come
+    out as activate_with_loss gives them, in the same order; other outputs and losses use it.
+    """
+    T = type(work[0])
+    total = T(0)
+    if not (loss == CROSS_ENTROPY and code == SOFTMAX):
+        for i in range(lo, hi):
+            total += activate_with_loss(work, np.uint64(o + i * n), np.uint64(n), Y, rows[start + i], code, loss)
+        return total
+    width = np.uint64(n)  # unsigned offsets from here on: no negative-index checks, so the loops vectorise
+    for i in range(np.uint64(lo), np.uint64(hi)):
+        row = np.uint64(o) + i * width
+        kept = np.uint64(w) + i * width
+        m = work[row]
+        for j in range(width):
+            m = max(m, work[row + j])
+        for j in range(width):
+            work[kept + j] = work[row + j] - m
+    for q in range(np.uint64(lo) * width, np.uint64(hi) * width):
+        work[np.uint64(o) + q] = exp(work[np.uint64(w) + q])
+    for i in range(np.uint64(lo), np.uint64(hi)):  # sum y (lse - z) = log(s) sum y - sum y w, s = sum e^w
+        row = np.uint64(o) + i * width
+        kept = np.uint64(w) + i * width
+        r = rows[np.uint64(start) + i]
+        c = T(0)
+        y_sum = T(0)
+        s = T(0)
+        for j in range(width):
+            c -= Y[r, j] * work[kept + j]
+            y_sum += Y[r, j]
+            s += work[row + j]
+        inv = T(1) / s
+        for j in range(width):
+            work[row + j] *= inv
+        total += c + np.log(s) * y_sum
+    return total
 
 
 @jit_inline
@@ -186,16 +232,16 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                     bias = p + n_out * n_in
                     code = acts[l]
                     for i in range(lo, hi):
-                        row = o + i * n_out
-                        for j in range(n_out):
-                            work[row + j] += params[bias + j]
-                        if l == 0 and check and not _all_finite(work, row, row + n_out):
+                        row = np.uint64(o + i * n_out)  # unsigned: no negative-index check, so loops vectorise
+                        for j in range(np.uint64(n_out)):
+                            work[row + j] += params[np.uint64(bias) + j]
+                        if l == 0 and check and not _all_finite(work, row, row + np.uint64(n_out)):
                             work[losses + t] = np.nan
-                        if l < n_layers - 1:
-                            activate(work, np.uint64(row), np.uint64(n_out), code)
-                        else:
-                            work[losses + t] += activate_with_loss(work, np.uint64(row), np.uint64(n_out), Y,
-                                                                   rows[start + i], code, loss)
+                    if l < n_layers - 1:  # the block's rows as one run: one long vector loop, not one per row
+                        activate(work, np.uint64(o + lo * n_out), np.uint64((hi - lo) * n_out), code)
+                    else:
+                        work[losses + t] += _output_rows(work, o, losses - m * n_top, lo, hi, n_out, Y, rows, start,
+                                                         code, loss)
                     a = o
                 if keep:
                     _copy_outputs(work, a, start, lo, hi, out)
@@ -210,8 +256,8 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                         gemm(False, False, hi - lo, n_in, n_out, 1.0, work, d + lo * n_out, n_out, params,
                              np.int64(offsets[l]), n_in, 0.0, work, e + lo * n_in, n_in)
                         code = acts[l - 1]
-                        for q in range(lo * n_in, hi * n_in):
-                            work[e + q] *= derivative(work[a + q], code)
+                        for q in range(np.uint64(lo * n_in), np.uint64(hi * n_in)):
+                            work[np.uint64(e) + q] *= derivative(work[np.uint64(a) + q], code)
                         d = e
         else:  # one block of rows: each layer's product cut by columns instead, so small batches use the threads
             work[losses] = 0
@@ -239,15 +285,13 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                         gemm(False, True, m, c1 - c0, n_in, 1.0, work, a, n_in, params, p + c0 * n_in, n_in,
                              0.0, work, o + c0, n_out)
                     for i in range(m):
-                        row = o + i * n_out
-                        for j in range(c0, c1):
-                            work[row + j] += params[bias + j]
+                        row = np.uint64(o + i * n_out)
+                        for j in range(np.uint64(c0), np.uint64(c1)):
+                            work[row + j] += params[np.uint64(bias) + j]
                         if hidden:
-                            activate(work, np.uint64(row + c0), np.uint64(c1 - c0), code)
+                            activate(work, row + np.uint64(c0), np.uint64(c1 - c0), code)
                 if not hidden:
-                    for i in range(m):
-                        work[losses] += activate_with_loss(work, np.uint64(o + i * n_out), np.uint64(n_out), Y,
-                                                           rows[start + i], code, loss)
+                    work[losses] += _output_rows(work, o, losses - m * n_top, 0, m, n_out, Y, rows, start, code, loss)
                 a = o
             if keep:
                 _copy_outputs(work, a, start, 0, m, out)
@@ -266,8 +310,10 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                         gemm(False, False, m, c1 - c0, n_out, 1.0, work, d, n_out, params, np.int64(offsets[l]) + c0,
                              n_in, 0.0, work, e + c0, n_in)
                         for i in range(m):
-                            for k in range(c0, c1):
-                                work[e + i * n_in + k] *= derivative(work[a + i * n_in + k], code)
+                            target = np.uint64(e + i * n_in)
+                            source = np.uint64(a + i * n_in)
+                            for k in range(np.uint64(c0), np.uint64(c1)):
+                                work[target + k] *= derivative(work[source + k], code)
                     d = e
 
         total += _sum_losses(work, losses, n_blocks)
@@ -309,8 +355,8 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                 bias = p + n_out * n_in
                 for j in range(r0, r1):
                     total_j = T(0)
-                    for i in range(m):
-                        total_j += work[d + i * n_out + j]
+                    for i in range(np.uint64(m)):
+                        total_j += work[np.uint64(d + j) + i * np.uint64(n_out)]
                     grad[bias + j] += scale * total_j
             elif c0 == 0:
                 bias = p + n_out * n_in
@@ -318,8 +364,9 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                     for j in range(r0, r1):
                         grad[bias + j] = 0
                 for i in range(m):
-                    for j in range(r0, r1):
-                        grad[bias + j] += work[d + i * n_out + j]
+                    row = np.uint64(d + i * n_out)
+                    for j in range(np.uint64(r0), np.uint64(r1)):
+                        grad[np.uint64(bias) + j] += work[row + j]
     if want_grad and not update and scale != T(1):  # the biases were summed unscaled over every part
         for l in range(n_layers):
             bias = np.int64(offsets[l]) + np.int64(sizes[l]) * np.int64(sizes[l + 1])
