@@ -32,8 +32,8 @@ MIN_BLOCK = 128  # rows per block at least
 MAX_BLOCKS = 4
 # Rows of dW per tile at most: TILE_ROWS for sums over at least LONG_SUM rows, half that over fewer.
 # Every tile packs its share of A_l for the product, once per TILE_ROWS rows of dW: measured on
-# 2 cores (Intel Xeon, MKL), 128 against 64 made 4,096-row gradients 5-13% faster, but minibatch
-# epochs of 32 and 128 rows 8-30% slower (two threads, fewer tiles to share).
+# 2 cores (Intel Xeon, MKL), 128 against 64 made 4,096-row gradients 2-13% faster, but 2-thread
+# minibatch epochs of 32 and 128 rows 2-31% slower.
 TILE_ROWS = 128
 LONG_SUM = 256
 TILE_COLS = 512  # columns of dW per tile at most
