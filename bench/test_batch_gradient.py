@@ -65,10 +65,9 @@ def test_batch_gradient(benchmark, record, quick, shape, batch, implementation, 
 
 
 @numba.njit(parallel=True)
-def _halves_product(a, b, out):
-    """out = a @ b (square, C-contiguous, flat) as two column halves, each one call of the kernels'
+def _halves_product(a, b, out, n):
+    """out = a @ b for (n, n) matrices held flat, as two column halves, each one call of the kernels'
     gemm on a thread of its own: the way fastbp's kernels run their products."""
-    n = np.int64(np.sqrt(a.shape[0]))
     half = n // 2
     for t in numba.prange(2):
         gemm(False, False, n, half, n, 1.0, a, 0, n, b, t * half, n, 0.0, out, t * half, n)
@@ -91,7 +90,7 @@ def test_two_thread_matrix_product_ceiling(benchmark, record, dtype, blas):
     else:
         def run():
             with engine.matrix_call(True), using_threads(2):
-                _halves_product(a.reshape(-1), b.reshape(-1), out.reshape(-1))
+                _halves_product(a.reshape(-1), b.reshape(-1), out.reshape(-1), 1024)
         name = f"kernels-gemm-{kernels.BLAS_BACKEND}-{dtype}"
     with threadpool_limits(2, user_api="blas"):
         run()
