@@ -88,7 +88,7 @@ def _cast(arr, dtype, name, finite=True):
     check_finite(arr, name)
     with np.errstate(over="ignore"):  # reported below, in words
         out = np.require(arr, dtype, ["C", "W"])
-    if not _all_finite(out):
+    if out.dtype != arr.dtype and not _all_finite(out):  # a copy in the same dtype holds the same numbers
         raise ValueError(f"{name} has values beyond the {np.dtype(dtype).name} range (largest magnitude "
                          f"{float(np.max(np.abs(arr))):.3g}, the most is {float(np.finfo(dtype).max):.3g}): "
                          "rescale it or use float64")

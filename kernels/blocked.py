@@ -58,14 +58,23 @@ def _tiles(n_in, n_out, m):
 
 @jit_inline
 def _tile_of(sizes, t, m):
-    """(layer, its tile) of the t-th tile of all the dW_l, the top layer's first: the last, usually
-    smallest, layer's tiles go first, so the threads' equal shares of tiles hold equal work more often."""
+    """(layer l, rows r0..r1-1 and columns c0..c1-1 of dW_l) of the t-th tile of all the dW_l, summed over
+    m rows: the last, usually smallest, layer's tiles go first, so the threads' equal shares of tiles hold
+    equal work more often."""
     l = sizes.shape[0] - 2
     rest = np.int64(t)
     while rest >= _tiles(sizes[l], sizes[l + 1], m):
         rest -= _tiles(sizes[l], sizes[l + 1], m)
         l -= 1
-    return l, rest
+    n_in = np.int64(sizes[l])
+    n_out = np.int64(sizes[l + 1])
+    n_cols = (n_in + TILE_COLS - 1) // TILE_COLS
+    cols = (n_in + n_cols - 1) // n_cols
+    n_row_tiles = (n_out + _tile_rows(m) - 1) // _tile_rows(m)
+    rows = (n_out + n_row_tiles - 1) // n_row_tiles
+    r0 = (rest // n_cols) * rows
+    c0 = (rest % n_cols) * cols
+    return l, r0, min(n_out, r0 + rows), c0, min(n_in, c0 + cols)
 
 
 @jit_inline
@@ -324,7 +333,7 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
             n_tiles += _tiles(sizes[l], sizes[l + 1], m)
         beta = decay if update else T(0) if start == 0 else T(1)
         for t in prange(n_tiles):  # dW_l = D_{l+1}^T A_l and db_l, a tile of W_l's rows and columns each
-            l, rest = _tile_of(sizes, t, m)
+            l, r0, r1, c0, c1 = _tile_of(sizes, t, m)
             a = 0
             d = d0
             for k in range(l):
@@ -333,13 +342,6 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
             n_in = np.int64(sizes[l])
             n_out = np.int64(sizes[l + 1])
             p = np.int64(offsets[l])
-            n_cols = (n_in + TILE_COLS - 1) // TILE_COLS
-            cols = (n_in + n_cols - 1) // n_cols
-            n_row_tiles = (n_out + _tile_rows(m) - 1) // _tile_rows(m)
-            r0 = (rest // n_cols) * ((n_out + n_row_tiles - 1) // n_row_tiles)
-            r1 = min(n_out, r0 + (n_out + n_row_tiles - 1) // n_row_tiles)
-            c0 = (rest % n_cols) * cols
-            c1 = min(n_in, c0 + cols)
             if l == 0 and in_place:
                 gemm(True, False, r1 - r0, c1 - c0, m, scale, work, d + r0, n_out, X, first * n0 + c0, n0,
                      beta, grad, p + r0 * n_in + c0, n_in)
