@@ -37,11 +37,13 @@ class _Optimizer:
         else:
             self._step(net.params[:0], grad[:0], 0.0, advance=False)
 
-    def minibatch_epoch(self, net, X, Y, rows, batch, lr, l2, space, grad):
+    def minibatch_epoch(self, net, X, Y, rows, batch, lr, l2, space, grad, check=False):
         """One epoch over `rows` in batches of `batch`, a step per batch, in one compiled call.
 
         Returns (the summed per-sample loss, each sample's before its batch's update; the sum over the
-        batches of sum W^2 before each update, 0 when l2 is 0). grad: (P,) scratch.
+        batches of sum W^2 before each update, 0 when l2 is 0). grad: (P,) scratch. check: look for
+        NaN and inf in X on the way, where the batches run as matrices (engine.uses_matrices): the
+        loss is then NaN, and the parameters and state are left part-way (see snapshot).
         """
         matrices = engine.uses_matrices(net, batch)
         serial, parallel = self._minibatch_kernels
@@ -51,9 +53,21 @@ class _Optimizer:
         with engine.matrix_call(matrices):
             result = kernel(**net.kernel_args(), **self._kernel_state(rows.shape[0], batch), loss=net.loss_code,
                             X=X, Y=Y, rows=rows, batch=batch, lr=self._rate(lr, T), l2=T(l2), matrix=matrices,
-                            grad=grad, work=space.matrix(batch if matrices else 0), partial=partial,
+                            check=bool(check), grad=grad, work=space.matrix(batch if matrices else 0), partial=partial,
                             chunk_work=chunk_work)
         return float(result[0]), float(result[1])
+
+    def snapshot(self):
+        """A copy of the state, for restore."""
+        return {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in vars(self).items()}
+
+    def restore(self, saved):
+        """Put back the state that snapshot copied (arrays in place)."""
+        for name, value in saved.items():
+            if isinstance(value, np.ndarray):
+                getattr(self, name)[...] = value
+            else:
+                setattr(self, name, value)
 
     def step(self, params, grad, lr):
         """One update of params in place from a whole gradient (the L2 term already in it)."""

@@ -32,10 +32,11 @@ MIN_BLOCK = 128  # rows per block at least
 MAX_BLOCKS = 4
 # Rows of dW per tile at most: TILE_ROWS for sums over at least LONG_SUM rows, half that over fewer.
 # Every tile packs its share of A_l for the product, once per TILE_ROWS rows of dW: measured on
-# 2 cores (Intel Xeon, MKL), 128 against 64 made 4,096-row gradients 2-13% faster, but 2-thread
-# minibatch epochs of 32 and 128 rows 2-31% slower.
+# 2 cores (Intel Xeon, MKL), 128 against 64 made 4,096-row gradients 2-13% faster and 1-thread
+# minibatch epochs of 128 rows 8-11% faster (2 threads: -4% to +7%), but 2-thread epochs of 32 rows
+# 31% slower: hence 64 below LONG_SUM.
 TILE_ROWS = 128
-LONG_SUM = 256
+LONG_SUM = 128
 TILE_COLS = 512  # columns of dW per tile at most
 COLUMNS = 64  # outputs per product when a part is one block of rows
 GATHER_ROWS = 16  # rows gathered per parallel task when a part is one block of rows
@@ -97,15 +98,6 @@ def _all_finite(values, lo, hi):
     for q in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no negative-index check, so the loop vectorises
         bad |= not abs(values[q]) <= big  # NaN compares false
     return not bad
-
-
-@jit_inline
-def _all_finite_rows(X, rows, start, lo, hi):
-    """Whether the rows rows[start + lo], ..., rows[start + hi - 1] of X hold finite numbers only."""
-    ok = True
-    for i in range(lo, hi):
-        ok = ok and _all_finite(X[rows[start + i]], 0, X.shape[1])
-    return ok
 
 
 @jit_inline
@@ -189,9 +181,8 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
     then zeroed), or None. check: whether to look for NaN and inf in X, through the first layer's
     products: a NaN or inf in a row of X makes every product of that row NaN or inf (inf times 0 is
     NaN), so a pass over the products, sizes[0] / sizes[1] times smaller than X and in cache, sees
-    it (a pass of its own over X cost 11% of a forward pass of 1,000 x 784 rows); a part of one
-    block checks X's rows. The returned sum is then NaN; so it is when a product overflows, which
-    the caller tells apart by checking X itself.
+    it (a pass of its own over X cost 11% of a forward pass of 1,000 x 784 rows). The returned sum
+    is then NaN; so it is when a product overflows, which the caller tells apart by checking X itself.
     update: grad is params itself, and the products step it in place (plain SGD, a dense network,
     at most OUTER rows): weights become decay W + scale dW, biases b + scale db (decay = 1 - lr l2,
     scale = -lr / m). The weights are no longer read once the backward pass is done, so no gradient
@@ -270,8 +261,6 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                         d = e
         else:  # one block of rows: each layer's product cut by columns instead, so small batches use the threads
             work[losses] = 0
-            if check and not _all_finite_rows(X, rows, start, 0, m):  # (fewer than 2 MIN_BLOCK rows: in cache)
-                work[losses] = np.nan
             if not in_place:
                 for g in prange((m + GATHER_ROWS - 1) // GATHER_ROWS):
                     _gather(X, rows, start, g * GATHER_ROWS, min(m, (g + 1) * GATHER_ROWS), work)
@@ -297,6 +286,8 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                         row = np.uint64(o + i * n_out)
                         for j in range(np.uint64(c0), np.uint64(c1)):
                             work[row + j] += params[np.uint64(bias) + j]
+                        if l == 0 and check and not _all_finite(work, row + np.uint64(c0), row + np.uint64(c1)):
+                            work[losses] = np.nan  # (every part that writes it writes NaN)
                         if hidden:
                             activate(work, row + np.uint64(c0), np.uint64(c1 - c0), code)
                 if not hidden:

@@ -201,7 +201,7 @@ def _mean_step(params, velocity, sizes, offsets, grad, scale, lr, mu, nesterov, 
 
 
 def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, rows, batch, lr, momentum, nesterov,
-                     l2, matrix, grad, work, partial, chunk_work):
+                     l2, matrix, check, grad, work, partial, chunk_work):
     """One minibatch epoch in one call: for each run of `batch` entries of rows (the last may be
     shorter), the batch's mean gradient (as matrices when `matrix`, else sample by sample in
     chunks), L2 added, and the SGD step. Plain SGD as matrices on a dense network takes the step
@@ -209,6 +209,8 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, r
 
     Returns (the sum of the per-sample losses, each taken in its batch's forward pass, before that
     batch's update; the sum over batches of sum W^2 before each update, 0 when l2 = 0).
+    check (as matrices only): look for NaN and inf in X through the first layer's products, as
+    _matrix_rows does; the epoch stops at the first batch whose loss comes out NaN and returns it.
     grad: (P,) scratch; work: the matrix kernel's buffer; partial, chunk_work: the chunked kernel's.
     """
     T = type(params[0])
@@ -222,11 +224,15 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, r
             squares += weight_squares(params, sizes, offsets)
         if matrix and live is None and momentum == T(0) and part.shape[0] <= OUTER:  # the step inside the products
             total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, params, work,
-                                  -lr / T(part.shape[0]), FALSE, TRUE, T(1) - lr * l2)
+                                  -lr / T(part.shape[0]), check, TRUE, T(1) - lr * l2)
+            if check and total != total:
+                break
             continue
         if matrix:
             total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, grad, work, T(1),
-                                  FALSE, FALSE, T(0))
+                                  check, FALSE, T(0))
+            if check and total != total:
+                break
         else:
             total += _gradient_chunks(params, sizes, offsets, acts, live, loss, X, Y, part, grad, partial,
                                       chunk_work)

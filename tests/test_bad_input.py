@@ -121,6 +121,53 @@ def test_finite_x_whose_products_overflow_keeps_its_loss(rng, dtype):
     np.testing.assert_allclose(net.loss(X, labels), expected, rtol=1e-4 if dtype == np.float32 else 1e-10)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("mode, bad_row", [("minibatch", 0), ("minibatch", 299), ("batch", 150)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_fit_finds_nan_or_inf_in_x_in_its_first_epoch(rng, optimizer, mode, bad_row, bad):
+    """Epochs as matrices (one block of rows per minibatch, several in a batch) check X through the first
+    epoch's products: the row is named; the parameters and the optimizer's state, which a second fit goes
+    on from, are as before the call."""
+    net = fastbp.MLP([30, 20, 4], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
+    opt = fastbp.Adam() if optimizer == "adam" else fastbp.SGD(momentum=0.9 if optimizer == "momentum" else 0.0)
+    X_bad = rng.standard_normal((300, 30))
+    labels = rng.integers(0, 4, 300)
+    net.fit(X_bad, labels, mode=mode, batch_size=64, epochs=1, optimizer=opt, lr=0.05)
+    state = opt.snapshot()
+    X_bad[bad_row, 7] = bad
+    assert_unchanged_after(net, lambda: net.fit(X_bad, labels, mode=mode, batch_size=64, epochs=2, optimizer=opt,
+                                                lr=0.05), ValueError, rf"X contains NaN or inf \(first in row {bad_row}\)")
+    assert state.keys() == opt.snapshot().keys()
+    for name, value in state.items():
+        np.testing.assert_array_equal(getattr(opt, name), value, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch_size", [64, 300])
+def test_fit_on_finite_x_whose_products_overflow_trains_as_the_reference(rng, dtype, batch_size):
+    """The first epoch's check answers an overflowing product as it does a NaN in X; X is finite, so the
+    epoch runs again unchecked and takes the reference's steps (tanh of inf is 1)."""
+    net = fastbp.MLP([30, 20, 4], hidden="tanh", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
+    X_big = rng.standard_normal((300, 30))
+    X_big[150, :] = np.finfo(dtype).max / 2
+    labels = rng.integers(0, 4, 300)
+    params = net.params.copy()
+    params[:600] = np.abs(params[:600])  # every sum of the big row runs to +inf, none to inf - inf
+    net.params = params
+    network = reference.unflatten(params.astype(np.float64), net.sizes)
+    X_wide, Y_wide = X_big.astype(dtype).astype(np.float64), np.eye(4)[labels]
+    with np.errstate(over="ignore"):
+        assert not np.isfinite((X_wide[150] @ network[0][0].T).astype(dtype)).any()  # the case at hand
+        for s in range(0, 300, batch_size):
+            grads = reference.batch_gradient(network, X_wide[s:s + batch_size], Y_wide[s:s + batch_size],
+                                             acts_of(net), "cross_entropy")
+            network = [(W - 0.05 * gW, b - 0.05 * gb) for (W, b), (gW, gb) in zip(network, grads)]
+    history = net.fit(X_big, labels, mode="minibatch", batch_size=batch_size, epochs=1, lr=0.05, shuffle=False)
+    assert np.isfinite(history.loss[0])
+    np.testing.assert_allclose(net.params, reference.flatten(network), rtol=1e-4 if dtype == np.float32 else 1e-10,
+                               atol=1e-6 if dtype == np.float32 else 1e-12)
+
+
 @pytest.mark.parametrize("n", [1, 40, 300])
 def test_non_finite_parameters_give_a_nan_loss_not_an_input_error(rng, n):
     net = fastbp.MLP([30, 20, 4], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
