@@ -154,8 +154,11 @@ def _bar(total, label, progress):
 
 
 def _epochs(net, X, Y, X_val, Y_val, o, step_rows, unchecked):
-    """The epoch loop of `fit`, on validated, prepared arrays: X checked for NaN and inf, or `unchecked`
-    (epochs of `step_rows` rows as matrices), then by the first epoch's kernel."""
+    """The epoch loop of `fit`, on validated, prepared arrays.
+
+    X is checked for NaN and inf already, or, `unchecked` (epochs of `step_rows` rows as matrices),
+    by the first epoch's kernel.
+    """
     n = X.shape[0]
     net._zero_masked(net.params)  # masked weights are zeros (a write through a view may have changed one)
     optimizer = o.optimizer.start(net)
@@ -189,9 +192,12 @@ def _epochs(net, X, Y, X_val, Y_val, o, step_rows, unchecked):
         return total
 
     def first_epoch(order, lr):
-        """The epoch, checking X on the way. A NaN loss (a NaN or inf in X, an overflow, a divergence)
-        puts the parameters and the optimizer's state back; X then checked (a ValueError naming its row),
-        the epoch runs again without the check."""
+        """The epoch, checking X on the way; returns the sum of the per-sample losses seen.
+
+        A NaN loss (a NaN or inf in X, an overflow, a divergence) puts the parameters and the
+        optimizer's state back; X is then checked (a ValueError naming its row), and the epoch runs
+        again without the check.
+        """
         nonlocal unchecked
         params, state = net.params.copy(), optimizer.snapshot()
         total = optimizer.minibatch_epoch(net, X, Y, order, step_rows, lr, o.l2, space, grad, check=True)[0]

@@ -135,8 +135,10 @@ def test_fit_finds_nan_or_inf_in_x_in_its_first_epoch(rng, optimizer, mode, bad_
     net.fit(X_bad, labels, mode=mode, batch_size=64, epochs=1, optimizer=opt, lr=0.05)
     state = opt.snapshot()
     X_bad[bad_row, 7] = bad
-    assert_unchanged_after(net, lambda: net.fit(X_bad, labels, mode=mode, batch_size=64, epochs=2, optimizer=opt,
-                                                lr=0.05), ValueError, rf"X contains NaN or inf \(first in row {bad_row}\)")
+
+    def refit():
+        net.fit(X_bad, labels, mode=mode, batch_size=64, epochs=2, optimizer=opt, lr=0.05)
+    assert_unchanged_after(net, refit, ValueError, rf"X contains NaN or inf \(first in row {bad_row}\)")
     assert state.keys() == opt.snapshot().keys()
     for name, value in state.items():
         np.testing.assert_array_equal(getattr(opt, name), value, err_msg=name)
