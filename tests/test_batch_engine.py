@@ -72,7 +72,7 @@ def test_matrix_forward_against_the_reference(rng, hidden, head):
 
 
 @pytest.mark.parametrize("momentum, l2", [(0.0, 0.0), (0.0, 0.01), (0.9, 0.01)])  # momentum 0: the fused step
-@pytest.mark.parametrize("batch", [32, 300])  # by columns; by blocks of rows (and a shorter last batch)
+@pytest.mark.parametrize("batch", [32, 128, 300])  # by columns; two half blocks; blocks of rows (a shorter last batch)
 def test_minibatch_epoch_on_the_matrix_path_matches_the_reference(rng, momentum, l2, batch):
     sizes = [40, 30, 4]
     net = fastbp.MLP(sizes, hidden="tanh", output="softmax", loss="cross_entropy", seed=2)

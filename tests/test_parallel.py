@@ -69,9 +69,11 @@ def test_blocked_chunks_match_the_reference(rng, hidden, head):
 
 @two_threads
 @pytest.mark.parametrize("momentum", [0.5, 0.0])  # 0: plain SGD on the matrix path steps inside the products
-@pytest.mark.parametrize("sizes, batch", [([9, 8, 3], 2048), ([120, 100, 4], 32), ([120, 100, 4], 512)])
+@pytest.mark.parametrize("sizes, batch", [([9, 8, 3], 2048), ([120, 100, 4], 32), ([120, 100, 4], 128),
+                                         ([120, 100, 4], 512)])
 def test_minibatch_loss_curve_is_the_same_on_one_and_two_threads(rng, sizes, batch, momentum):
-    """Sample by sample in chunks; as matrices by columns (one block of rows); by blocks of rows."""
+    """Sample by sample in chunks; as matrices by columns (one block of rows); by two half blocks; by blocks
+    of rows."""
     X, Y = random_problem(rng, sizes, "softmax", n=4096)
     curves = []
     for n_threads in (1, 2):
@@ -99,7 +101,7 @@ def test_chunk_count_depends_on_the_work_only():
 
 
 @two_threads
-@pytest.mark.parametrize("n", [8, 50, 200, 3000, 5000])  # one block of rows; several; more than OUTER rows
+@pytest.mark.parametrize("n", [8, 50, 128, 200, 3000, 5000])  # one block; two halves; several; more than OUTER
 def test_matrix_path_is_bit_identical_on_one_and_two_threads(rng, n):
     sizes = [300, 200, 10]
     net = fastbp.MLP(sizes, hidden="sigmoid", output="softmax", loss="cross_entropy", seed=6)
