@@ -123,7 +123,7 @@ def train(net, X, Y, validation, options):
     """``MLP.fit`` on checked options: prepare the data, then run the epochs with the options' threads.
 
     X is checked for NaN and inf here, or, where the epochs run as matrices, in the first epoch's
-    products (see _epochs): a pass of its own cost 4-9% of a minibatch epoch (784-128-10, 4,096 rows,
+    products (see _epochs): a pass of its own cost 3-9% of a minibatch epoch (784-128-10, 4,096 rows,
     batch 128, 1 thread).
     """
     X = net._inputs(X, finite=False)
