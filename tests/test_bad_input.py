@@ -101,21 +101,29 @@ def test_inf_in_x_is_found_where_its_weights_are_zero(rng, bad):
                            r"X contains NaN or inf \(first in row 150\)")
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_finite_x_whose_products_overflow_keeps_its_loss(rng, dtype):
-    """Products past the dtype's range answer like a NaN in X in the kernel's check; X is finite,
-    so the loss is the one the reference gives (tanh of inf is 1), not an error and not NaN."""
+def overflowing_products(rng, dtype):
+    """(net, X, labels, the net as reference layers, X as float64): X is finite, but row 150's products
+    with the first layer's weights all run past the dtype's range, to +inf (none to inf - inf)."""
     net = fastbp.MLP([30, 20, 4], hidden="tanh", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
     X = rng.standard_normal((300, 30))
     X[150, :] = np.finfo(dtype).max / 2
     labels = rng.integers(0, 4, 300)
     params = net.params.copy()
-    params[:600] = np.abs(params[:600])  # every sum of the big row runs to +inf, none to inf - inf
+    params[:600] = np.abs(params[:600])
     net.params = params
     network = reference.unflatten(params.astype(np.float64), net.sizes)
     X_wide = X.astype(dtype).astype(np.float64)
     with np.errstate(over="ignore"):
         assert not np.isfinite((X_wide[150] @ network[0][0].T).astype(dtype)).any()  # the case at hand
+    return net, X, labels, network, X_wide
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_finite_x_whose_products_overflow_keeps_its_loss(rng, dtype):
+    """Products past the dtype's range answer like a NaN in X in the kernel's check; X is finite,
+    so the loss is the one the reference gives (tanh of inf is 1), not an error and not NaN."""
+    net, X, labels, network, X_wide = overflowing_products(rng, dtype)
+    with np.errstate(over="ignore"):
         expected = reference.mean_loss(network, X_wide, np.eye(4)[labels], acts_of(net), "cross_entropy")
     assert np.isfinite(expected)
     np.testing.assert_allclose(net.loss(X, labels), expected, rtol=1e-4 if dtype == np.float32 else 1e-10)
@@ -149,17 +157,9 @@ def test_fit_finds_nan_or_inf_in_x_in_its_first_epoch(rng, optimizer, mode, bad_
 def test_fit_on_finite_x_whose_products_overflow_trains_as_the_reference(rng, dtype, batch_size):
     """The first epoch's check answers an overflowing product as it does a NaN in X; X is finite, so the
     epoch runs again unchecked and takes the reference's steps (tanh of inf is 1)."""
-    net = fastbp.MLP([30, 20, 4], hidden="tanh", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
-    X_big = rng.standard_normal((300, 30))
-    X_big[150, :] = np.finfo(dtype).max / 2
-    labels = rng.integers(0, 4, 300)
-    params = net.params.copy()
-    params[:600] = np.abs(params[:600])  # every sum of the big row runs to +inf, none to inf - inf
-    net.params = params
-    network = reference.unflatten(params.astype(np.float64), net.sizes)
-    X_wide, Y_wide = X_big.astype(dtype).astype(np.float64), np.eye(4)[labels]
+    net, X_big, labels, network, X_wide = overflowing_products(rng, dtype)
+    Y_wide = np.eye(4)[labels]
     with np.errstate(over="ignore"):
-        assert not np.isfinite((X_wide[150] @ network[0][0].T).astype(dtype)).any()  # the case at hand
         for s in range(0, 300, batch_size):
             grads = reference.batch_gradient(network, X_wide[s:s + batch_size], Y_wide[s:s + batch_size],
                                              acts_of(net), "cross_entropy")
