@@ -12,6 +12,10 @@ is what the numerical gradient does 2P times).
 import types
 
 import numba
+from llvmlite import ir
+from numba.core import cgutils
+from numba.extending import intrinsic
+from numba.np.ufunc.parallel import _launch_threads
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 OPTIONS = dict(cache=True, error_model="numpy", fastmath=set(FASTMATH), boundscheck=False, _nrt=False)
@@ -60,3 +64,22 @@ def jit_serial_and_parallel(fn, reassociate=True, calls=(), own_loops=True):
     if not reassociate:
         options["fastmath"] = set(FASTMATH - {"reassoc"})
     return numba.njit(**options)(builds[0]), numba.njit(parallel=own_loops, **options)(builds[1])
+
+
+@intrinsic
+def thread_count(typingctx):
+    """numba.get_num_threads() inside a parallel kernel, as a direct call of the threading layer's own
+    function: Numba's version goes through a ctypes pointer, which keeps a kernel out of the cache.
+    Serial builds take one_thread in its place (jit_serial_and_parallel's calls)."""
+    _launch_threads()  # the layer's functions known to LLVM; a cached parallel kernel does this when loaded
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(cgutils.intp_t, []), "get_num_threads")
+        return builder.call(fn, [])
+    return numba.types.intp(), codegen
+
+
+@jit_inline
+def one_thread():
+    """thread_count in a serial build."""
+    return 1
