@@ -196,15 +196,19 @@ def one_hot(labels, n_classes, dtype, name="labels"):
     return _identity(n_classes, np.dtype(dtype)).take(as_labels(labels, n_classes, name), axis=0)
 
 
-def as_rng(seed, name="seed"):
-    """None, an int, or a numpy Generator -> a numpy Generator."""
+def as_rng(seed, name="seed", make=True):
+    """None, an int, or a numpy Generator -> a numpy Generator.
+
+    make=False: the seed is checked and None returned (a Generator made from the system's entropy
+    cost fit about 50 us, which a fit without shuffling need not pay).
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise TypeError(f"{name} must be None, an integer or a numpy Generator, got {seed!r}")
     if seed is not None and seed < 0:
         raise ValueError(f"{name} must be >= 0, got {seed}")
-    return np.random.default_rng(seed)
+    return np.random.default_rng(seed) if make else None
 
 
 def labels_of(Y):

@@ -62,7 +62,10 @@ class History:
 
 @dataclass(frozen=True)
 class FitOptions:
-    """The options of ``MLP.fit``, checked: canonical names, numbers in range, a random Generator."""
+    """The options of ``MLP.fit``, checked: canonical names, numbers in range, a random Generator.
+
+    seed is None when shuffle is off: nothing draws from it then.
+    """
 
     mode: str
     epochs: int
@@ -72,7 +75,7 @@ class FitOptions:
     momentum: float
     optimizer: _Optimizer
     shuffle: bool
-    seed: np.random.Generator
+    seed: np.random.Generator | None
     gradient: str
     schedule: str
     power_t: float
@@ -112,7 +115,7 @@ class FitOptions:
                    batch_size=checks.check_int(batch_size, "batch_size", 1),
                    l2=checks.check_float(l2, "l2", low=0.0),
                    momentum=momentum, optimizer=optimizer,
-                   shuffle=bool(shuffle), seed=checks.as_rng(seed),
+                   shuffle=bool(shuffle), seed=checks.as_rng(seed, make=shuffle),
                    gradient=checks.check_choice(gradient, "gradient", GRADIENTS),
                    schedule=checks.check_choice(schedule, "schedule", SCHEDULES),
                    power_t=checks.check_float(power_t, "power_t", low=0.0), patience=patience, callback=callback,
@@ -147,8 +150,29 @@ def validation_arrays(net, validation):
     return X_val, net._targets(validation[1], X_val.shape[0], "validation Y")
 
 
+class _NoBar:
+    """The bar of progress=False: the calls fit makes on a tqdm bar, doing nothing.
+
+    Making even a disabled tqdm cost fit 30-60 us, 0.5% of a minibatch epoch of 4,096 rows
+    (784-128-10, 1 thread).
+    """
+
+    n = 0
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
 def _bar(total, label, progress):
     """A tqdm bar: progress True shows it at once, None on a terminal after a second, False never."""
+    if progress is False:
+        return _NoBar()
     return tqdm(total=total, desc=label, disable=False if progress else None if progress is None else True,
                 delay=1.0 if progress is None else 0.0, leave=True, dynamic_ncols=True)
 

@@ -44,6 +44,8 @@ def assert_unchanged_after(net, call, error, match):
     (dict(momentum=1.0), ValueError, r"momentum must be < 1"),
     (dict(shuffle="yes"), TypeError, r"shuffle must be True or False"),
     (dict(seed=-3), ValueError, r"seed must be >= 0"),
+    (dict(seed=-3, shuffle=False), ValueError, r"seed must be >= 0"),  # checked though nothing draws from it
+    (dict(seed="7", shuffle=False), TypeError, r"seed must be None, an integer or a numpy Generator"),
 ])
 def test_fit_rejects_bad_input(net, kwargs, error, match):
     args = dict(X=X, Y=Y, epochs=1)
