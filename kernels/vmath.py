@@ -5,13 +5,17 @@ libm's exp and tanh are scalar calls: a loop that calls one runs one element at 
 branch-free (selects, no calls), so a loop over a layer becomes SIMD code:
 
     exp(x) = 2^n (1 + expm1(r)),  x = n ln2 + r,  |r| <= ln2 / 2   (Cody-Waite: ln2 = hi + lo)
-    expm1(r): Taylor polynomial, degree 13 (float64) or 7 (float32), truncation below 1/4 ulp
+    expm1(r): Taylor polynomial of degree 13 in float64 (7 for tanh's float32 results); float32
+              exp and sigmoid: Cephes' expf polynomial, in float32
     tanh(x) = sign(x) t / (t + 2),  t = expm1(2 |x|)   (no cancellation near 0)
     sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) below,  e = exp(-|z|)
 
-The arithmetic runs in float64 for both dtypes: a float32 argument takes the shorter polynomial
-and its result is rounded once to float32 (measured: at most 0.7 ulp, where float32 arithmetic
-throughout gave 2.5); a float32 loop still vectorises, eight lanes to a 512-bit register, not 16.
+exp and sigmoid compute in the argument's own precision. In float32, sigmoid corrects its
+quotient by one step, q + (t - q (1 + e)) / (1 + e), with 1 + e held as two floats: without it
+the errors of exp, of 1 + e and of the division added up to 2.3 ulp. tanh computes in float64
+for both dtypes, its float32 result rounded once (see tanh). Measured in float32 against float64
+over the test points (Intel Xeon): exp 0.97 ulp at most and 0.49 ns per element, sigmoid 1.43 ulp
+and 0.72 ns, where computing them in float64 gave 0.58 and 0.80 ns, 0.58 and 1.04 ns.
 2^n is built from its bits; a scale beyond the exponent range is applied as two halves,
 so overflow gives inf and underflow rounds gradually to the subnormals and 0. NaN in gives
 NaN out. Measured against NumPy (float64 against long double) in tests/test_vmath.py.
@@ -90,11 +94,29 @@ def _reduce(y, short):
     return n, r + (r * r) * q
 
 
+_F = np.float32
+_LOG2E, _LN2_HI, _LN2_LO = _F(1.44269504088896341), _F(0.693359375), _F(-2.12194440e-4)  # hi: 9 bits, n hi exact
+_EXP_32 = tuple(_F(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+                                1.6666665459e-1, 5.0000001201e-1))
+_ZERO, _HALF, _ONE = _F(0), _F(0.5), _F(1)
+
+
 @_jit_part
-def _exp(y, short):
+def _exp32(y):
+    """e^y in float32 arithmetic for y in [-104, 89] (float32): overflow gives inf, underflow subnormals."""
+    c0, c1, c2, c3, c4, c5 = _EXP_32
+    n = np.floor(y * _LOG2E + _HALF)
+    r = (y - n * _LN2_HI) - n * _LN2_LO
+    p = (((((c0 * r + c1) * r + c2) * r + c3) * r + c4) * r + c5) * (r * r) + r + _ONE
+    half = np.floor(n * _HALF)
+    return (p * _pow2(half)) * _pow2(n - half)
+
+
+@_jit_part
+def _exp(y):
     """e^y in float64 for y in float64 (see exp)."""
     y = min(max(y, -750.0), 710.0)
-    n, p = _reduce(y, short)
+    n, p = _reduce(y, False)
     half = np.floor(n * 0.5)
     return ((1.0 + p) * _pow2(half)) * _pow2(n - half)
 
@@ -102,13 +124,20 @@ def _exp(y, short):
 @_jit_math
 def exp(x):
     """e^x: inf above the dtype's range, gradual underflow to 0 below it, NaN for NaN."""
-    e = type(x)(_exp(np.float64(x), _is_single(x)))
+    if _is_single(x):
+        e = _exp32(min(max(x, _F(-104.0)), _F(89.0)))
+    else:
+        e = type(x)(_exp(np.float64(x)))  # (x is float64 here: casts that only keep both branches of one type)
     return e if x == x else x
 
 
 @_jit_math
 def tanh(x):
-    """tanh(x), exactly +-1 once it rounds there, the sign of zero kept, NaN for NaN."""
+    """tanh(x), exactly +-1 once it rounds there, the sign of zero kept, NaN for NaN.
+
+    In float64 for both dtypes: in float32 arithmetic, as exp and sigmoid are, it ran 0.67-0.73 ns per
+    element against 0.77 here, at 1.2-1.5 ulp against 0.7 (Intel Xeon).
+    """
     u = 2.0 * min(abs(np.float64(x)), 19.5)
     n, p = _reduce(u, _is_single(x))
     s = _pow2(n)
@@ -120,8 +149,17 @@ def tanh(x):
 @_jit_math
 def sigmoid(z):
     """1 / (1 + e^-z) without overflow: exactly 0 and 1 in saturation, NaN for NaN."""
-    y = np.float64(z)
-    e = _exp(-abs(y), _is_single(z))
-    r = 1.0 / (1.0 + e)
-    s = type(z)(r if y >= 0.0 else e * r)
+    if _is_single(z):
+        e = _exp32(max(-abs(z), _F(-104.0)))
+        h = _ONE + e
+        lo = e - (h - _ONE)  # 1 + e = h + lo exactly
+        t = _ONE if z >= _ZERO else e
+        inv = _ONE / h
+        q = t * inv
+        s = q + ((t - q * h) - q * lo) * inv  # one correcting step: t - q h is exact, fused
+    else:
+        y = np.float64(z)
+        e = _exp(-abs(y))
+        r = 1.0 / (1.0 + e)
+        s = type(z)(r if y >= 0.0 else e * r)
     return s if z == z else z
