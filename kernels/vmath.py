@@ -14,8 +14,9 @@ exp and sigmoid compute in the argument's own precision. In float32, sigmoid cor
 quotient by one step, q + (t - q (1 + e)) / (1 + e), with 1 + e held as two floats: without it
 the errors of exp, of 1 + e and of the division added up to 2.3 ulp. tanh computes in float64
 for both dtypes, its float32 result rounded once (see tanh). Measured in float32 against float64
-over the test points (Intel Xeon): exp 0.97 ulp at most and 0.49 ns per element, sigmoid 1.43 ulp
-and 0.72 ns, where computing them in float64 gave 0.58 and 0.80 ns, 0.58 and 1.04 ns.
+over the test points (Intel Xeon): exp 0.97 ulp at most and 0.49-0.62 ns per element, sigmoid 1.43
+ulp and 0.67-0.81 ns, where computing them in float64 gave 0.58 ulp and 0.73-0.93 ns, 0.58 ulp and
+1.02-1.06 ns.
 2^n is built from its bits; a scale beyond the exponent range is applied as two halves,
 so overflow gives inf and underflow rounds gradually to the subnormals and 0. NaN in gives
 NaN out. Measured against NumPy (float64 against long double) in tests/test_vmath.py.
@@ -95,7 +96,7 @@ def _reduce(y, short):
 
 
 _F = np.float32
-_LOG2E, _LN2_HI, _LN2_LO = _F(1.44269504088896341), _F(0.693359375), _F(-2.12194440e-4)  # hi: 9 bits, n hi exact
+_LOG2E, _LN2_HI, _LN2_LO = _F(1.44269504088896341), _F(0.693359375), _F(-2.12194440e-4)  # hi has 9 bits: n hi is exact
 _EXP_32 = tuple(_F(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
                                 1.6666665459e-1, 5.0000001201e-1))
 _ZERO, _HALF, _ONE = _F(0), _F(0.5), _F(1)
