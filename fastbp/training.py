@@ -223,10 +223,10 @@ def _epochs(net, X, Y, X_val, Y_val, o, step_rows, unchecked):
         again without the check.
         """
         nonlocal unchecked
-        params, state = net.params.copy(), optimizer.snapshot()
+        state = optimizer.snapshot()
         total = optimizer.minibatch_epoch(net, X, Y, order, step_rows, lr, o.l2, space, grad, check=True)[0]
         if total != total:
-            net.params[:] = params
+            net.params[:] = before
             optimizer.restore(state)
             checks.check_finite(X, "X")
             total = optimizer.minibatch_epoch(net, X, Y, order, step_rows, lr, o.l2, space, grad)[0]
@@ -242,8 +242,9 @@ def _epochs(net, X, Y, X_val, Y_val, o, step_rows, unchecked):
     def next_order():
         return o.seed.permutation(n) if o.shuffle else in_order
 
+    before = net.params.copy()  # the first epoch's restore point, and run_epochs' (one copy for both)
     return run_epochs(net, o, n, next_order, run_epoch, initial_loss, validator(net, X_val, Y_val, space), history,
-                      step_bar=o.gradient == "numerical")
+                      step_bar=o.gradient == "numerical", before=before)
 
 
 def validator(net, X_val, Y_val, space):
@@ -258,7 +259,7 @@ def validator(net, X_val, Y_val, space):
     return validate
 
 
-def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history, step_bar=False):
+def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history, step_bar=False, before=None):
     """The epoch loop of `fit` (and of fastbp.distributed.fit): history, progress, divergence, patience, callback.
 
     Per epoch: ``order = next_order()``, then ``run_epoch(order, lr, bar)`` (timed) returns the summed
@@ -266,12 +267,13 @@ def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history
     ``initial_loss()`` the loss at the current parameters, called with the parameters before training
     in place, and only when an epoch's loss passes DIVERGED_GROWTH (the divergence limit is at least
     that, whatever the loss before training). step_bar: a bar over the epoch's samples too, handed to
-    run_epoch (else None).
+    run_epoch (else None). before: a copy of the parameters before training that the caller made and
+    does not change (else one is made here).
     """
     validation = validate is not None
     epoch_bar = _bar(o.epochs, f"{o.mode} {o.gradient}", o.progress)
     best = (np.inf, None, 0)
-    done = (0, net.params.copy())  # (whole epochs, the parameters after them): rebound in one step
+    done = (0, net.params.copy() if before is None else before)  # (whole epochs, the parameters after them)
     first = done[1]
     seen = 0
 

@@ -104,7 +104,8 @@ _ZERO, _HALF, _ONE = _F(0), _F(0.5), _F(1)
 
 @_jit_part
 def _exp32(y):
-    """e^y in float32 arithmetic for y in [-104, 89] (float32): overflow gives inf, underflow subnormals."""
+    """e^y in float32 arithmetic for y in float32 (see exp)."""
+    y = min(max(y, _F(-104.0)), _F(89.0))
     c0, c1, c2, c3, c4, c5 = _EXP_32
     n = np.floor(y * _LOG2E + _HALF)
     r = (y - n * _LN2_HI) - n * _LN2_LO
@@ -126,7 +127,7 @@ def _exp(y):
 def exp(x):
     """e^x: inf above the dtype's range, gradual underflow to 0 below it, NaN for NaN."""
     if _is_single(x):
-        e = _exp32(min(max(x, _F(-104.0)), _F(89.0)))
+        e = _exp32(x)
     else:
         e = type(x)(_exp(np.float64(x)))  # (x is float64 here: casts that only keep both branches of one type)
     return e if x == x else x
@@ -151,7 +152,7 @@ def tanh(x):
 def sigmoid(z):
     """1 / (1 + e^-z) without overflow: exactly 0 and 1 in saturation, NaN for NaN."""
     if _is_single(z):
-        e = _exp32(max(-abs(z), _F(-104.0)))
+        e = _exp32(-abs(z))
         h = _ONE + e
         lo = e - (h - _ONE)  # 1 + e = h + lo exactly
         t = _ONE if z >= _ZERO else e
