@@ -4,7 +4,8 @@
 From the repository root. costs: fastbp's cost experiment (backprop against finite differences);
 density: its density sweep at fixed widths (sparse connectivity, with PyTorch's masked dense weight when installed);
 suites: the pytest-benchmark suites in bench/ (with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset
-for that command alone: they slow NumPy's BLAS), all but the estimators'; estimators: the
+for that command alone: they slow NumPy's BLAS), all but the estimators', and their JAX cells of 1 and 2
+threads again in processes pinned to 1 and 2 cores (JAX sizes its thread pool to them); estimators: the
 scikit-learn estimator suite (bench/test_estimators.py), same settings; distributed: fastbp.distributed
 on local Dask clusters against in-process training (bench/distributed_probe.py); compile: first-call
 compile times with and without Numba's cache. Each saves JSON under bench/results/, then RESULTS.md is rewritten from
@@ -26,6 +27,8 @@ from . import peers, report
 EXPERIMENTS = ("costs", "density", "suites", "estimators", "distributed", "compile")
 #: the suite that `estimators` runs, apart from the others
 ESTIMATOR_SUITE = "bench/test_estimators.py"
+#: the suites with JAX cells, which run again pinned to fewer cores (run_suites)
+JAX_SUITES = ("bench/test_sgd.py", "bench/test_minibatch.py", "bench/test_batch_gradient.py")
 
 
 def compile_times():
@@ -41,19 +44,35 @@ def compile_times():
     return {"no_cache": runs[0], "cached": runs[1], "machine": machine_info()}
 
 
-def run_suites(quick, out_json, paths):
-    """pytest-benchmark over `paths`, saving JSON; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset."""
+def run_suites(quick, out_json, paths, pinned=False):
+    """pytest-benchmark over `paths`, saving JSON; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset.
+
+    pinned: then also the JAX cells of the thread counts (1 and 2) below the machine's cores, each
+    in a pytest pinned to that many cores (bench.problems.jax_on), their rows added to the same JSON.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", f"--benchmark-json={out_json}",
-           "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name"]
-    if quick:
-        cmd.append("--fastbp-quick")
-    done = subprocess.run(cmd, env=env)
-    if done.returncode != 0:
-        raise SystemExit(f"the benchmark suites failed (pytest exit code {done.returncode})")
-    result = json.loads(Path(out_json).read_text())
-    for b in result["benchmarks"]:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-columns=median,iqr,rounds",
+           "--benchmark-sort=name"] + (["--fastbp-quick"] if quick else [])
+    runs = [(paths, out_json, None)]
+    if pinned and hasattr(os, "sched_setaffinity"):
+        allowed = sorted(os.sched_getaffinity(0))
+        runs += [([*JAX_SUITES, "-k", "jax"], f"{out_json}.{n}-core", set(allowed[:n]))
+                 for n in (1, 2) if n < len(allowed)]
+    benchmarks = []
+    for run_paths, json_path, cpus in runs:
+        done = subprocess.run([*cmd, *run_paths, f"--benchmark-json={json_path}"], env=env,
+                              preexec_fn=None if cpus is None else lambda cpus=cpus: os.sched_setaffinity(0, cpus))
+        if done.returncode != 0:
+            raise SystemExit(f"the benchmark suites failed (pytest exit code {done.returncode})")
+        part = json.loads(Path(json_path).read_text())
+        if cpus is None:
+            result = part
+        else:
+            Path(json_path).unlink()
+        benchmarks += part["benchmarks"]
+    for b in benchmarks:
         b["stats"].pop("data", None)  # every round's time: megabytes, and the summary keeps what we use
+    result["benchmarks"] = benchmarks
     Path(out_json).write_text(json.dumps(result, indent=1))
 
 
@@ -80,7 +99,8 @@ def main(argv=None):
         density.plot(result, results / "density.png")
         print(f"density: saved {report.save(result, '.', 'density')}")
     if "suites" in names:
-        run_suites(args.quick, (results / "benchmarks.json").resolve(), ["bench", f"--ignore={ESTIMATOR_SUITE}"])
+        run_suites(args.quick, (results / "benchmarks.json").resolve(), ["bench", f"--ignore={ESTIMATOR_SUITE}"],
+                   pinned=True)
         print(f"suites: saved {results / 'benchmarks.json'}")
     if "estimators" in names:
         run_suites(args.quick, (results / "estimators.json").resolve(), [ESTIMATOR_SUITE])

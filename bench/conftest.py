@@ -8,6 +8,7 @@ import os
 import numba
 import pytest
 
+from bench.problems import cores
 from fastbp.machine import machine_info
 
 
@@ -34,5 +35,5 @@ def record(benchmark, machine):
             benchmark.extra_info["threading_layer"] = numba.threading_layer()
         except ValueError:
             pass
-        benchmark.extra_info.update(numba_threads_now=numba.get_num_threads(), **info)
+        benchmark.extra_info.update(numba_threads_now=numba.get_num_threads(), process_cores=cores(), **info)
     return put

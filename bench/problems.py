@@ -1,7 +1,9 @@
 """The benchmarks' problems: data sets, networks, and timing helpers."""
+import os
 import time
 
 import numpy as np
+import pytest
 
 import fastbp
 
@@ -43,3 +45,21 @@ def rounds_filling(run, seconds, least):
 
 def softmax_net(sizes, dtype=np.float64):
     return fastbp.MLP(sizes, hidden="sigmoid", output="softmax", loss="cross_entropy", dtype=dtype, seed=0)
+
+
+def cores():
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def jax_on(threads):
+    """Skip a JAX cell unless this process may run on exactly `threads` cores.
+
+    JAX sizes its thread pool to those cores once, when it starts, and no setting narrows it
+    afterwards (XLA_FLAGS intra_op_parallelism_threads=1 left it at 1.8 cores of CPU time per
+    second of a 1-thread epoch on 2 cores). ``python -m bench suites`` runs the JAX cells of a thread
+    count the machine has more cores than in a second process pinned to that many cores.
+    """
+    if cores() != threads:
+        pytest.skip(f"a {threads}-thread JAX cell runs in a process pinned to {threads} core(s) "
+                    f"(this one may use {cores()}): python -m bench suites runs one")

@@ -92,7 +92,8 @@ def sgd_section(result):
     lines = ["## Per-sample SGD: one epoch, samples per second", "",
              "Sigmoid hidden layers, identity output, squared loss, lr 0.01, one update per sample, float64, "
              "one thread; every peer starts from fastbp's weights and its weights after the epoch are checked "
-             "against fastbp's. Median of the rounds (pytest-benchmark).", "",
+             "against fastbp's. JAX runs in a process pinned to one core (it sizes its thread pool to the "
+             "process's cores). Median of the rounds (pytest-benchmark).", "",
              "| shape | E | " + " | ".join(impls) + " | fastbp / best peer | fastbp multiply-adds/s | "
              "of the FMA ceiling |",
              "|---|---|" + "---|" * len(impls) + "---|---|---|"]
@@ -174,9 +175,10 @@ def minibatch_section(result):
     lines = ["## Minibatch epoch through `fit`: samples per second", "",
              "784-128-10, tanh hidden, softmax + cross-entropy, plain SGD, 4,096 samples in order, one epoch: "
              "`net.fit(..., mode=\"minibatch\", epochs=1)` whole (its checks and warm-up included) "
-             "against a NumPy loop, a PyTorch loop (optim.SGD) and JAX (`lax.scan` over the batches, jitted; on "
-             "its own thread pool, both cores, so its one figure stands in both thread rows). Every peer ends the "
-             "epoch with fastbp's weights. Median of the rounds.", "",
+             "against a NumPy loop, a PyTorch loop (optim.SGD) and JAX (`lax.scan` over the batches, jitted). "
+             "JAX sizes its thread pool to the cores its process may use, so each row's JAX figure comes from a "
+             "process pinned to as many cores as the row's threads. Every peer ends the epoch with fastbp's "
+             "weights. Median of the rounds.", "",
              "| batch | dtype | threads | " + " | ".join(impls) + " | fastbp / JAX | fastbp / PyTorch | "
              "fastbp / NumPy |", "|---|---|---|" + "---|" * len(impls) + "---|---|---|"]
     keys = sorted({(b["extra_info"]["batch"], b["extra_info"]["dtype"], b["extra_info"]["threads"]) for b in rows},
@@ -186,7 +188,7 @@ def minibatch_section(result):
         for impl in impls:
             found = [b for b in rows if (b["extra_info"]["batch"], b["extra_info"]["dtype"],
                                          b["extra_info"]["implementation"]) == (batch, dtype, impl)
-                     and (impl == "jax-scan" or b["extra_info"]["threads"] == threads)]
+                     and b["extra_info"]["threads"] == threads]
             by[impl] = _rate(found[0]) if found else None
         cells = " | ".join(f"{by[i]:,.0f}" if by[i] else "-" for i in impls)
         ratios = [f"{by['fastbp'] / by[p]:.2f}" if by.get("fastbp") and by.get(p) else "-"

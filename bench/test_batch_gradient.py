@@ -1,7 +1,7 @@
 """Mean batch gradient (softmax + cross-entropy) per shape, batch size and dtype: fastbp on 1 and 2
 threads against NumPy (matrix products, 2 BLAS threads), PyTorch (loss.backward, 2 threads) and JAX
-(jit(grad)); and the 2-thread matrix-product ceiling of this machine (NumPy's BLAS and the kernels'),
-measured in the same run.
+(jit(grad), in a process of 2 cores: problems.jax_on); and the 2-thread matrix-product ceiling of this
+machine (NumPy's BLAS and the kernels'), measured in the same run.
 Every answer is checked against the float64 NumPy gradient."""
 import numba
 import numpy as np
@@ -10,7 +10,7 @@ from fastbp.kernels.blas import gemm
 from threadpoolctl import threadpool_limits
 
 from bench import peers
-from bench.problems import classification, edges, rounds_filling, softmax_net
+from bench.problems import classification, edges, jax_on, rounds_filling, softmax_net
 from fastbp import engine, kernels
 from fastbp.threads import using_threads
 
@@ -30,6 +30,8 @@ TOLERANCE = {"float64": dict(rtol=1e-8, atol=1e-12), "float32": dict(rtol=2e-3, 
 def test_batch_gradient(benchmark, record, quick, shape, batch, implementation, dtype):
     if quick and batch == 4096 and shape == "784-256-256-10":
         pytest.skip("quick mode")
+    if implementation == "jax":
+        jax_on(2)
     sizes = [int(v) for v in shape.split("-")]
     net = softmax_net(sizes, dtype=np.dtype(dtype))
     X64, labels, Y64 = classification(sizes, batch)

@@ -2,15 +2,16 @@
 
 784-128-10, tanh hidden, softmax + mean cross-entropy, plain SGD (lr 0.01), 4,096 samples in
 order (shuffle off), batch 32 and 128, float32 and float64, 1 and 2 threads (JAX, whose thread
-pool is fixed when it starts, runs once per cell on its default threads: both cores). Every peer
-starts from fastbp's weights and must end the epoch with fastbp's weights.
+pool is sized to the process's cores when it starts, only in a process pinned to as many cores as
+the cell's threads: problems.jax_on). Every peer starts from fastbp's weights and must end the
+epoch with fastbp's weights.
 """
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
 from bench import peers
-from bench.problems import classification, edges, run_pedantic
+from bench.problems import classification, edges, jax_on, run_pedantic
 
 SIZES = [784, 128, 10]
 N = 4096
@@ -24,8 +25,8 @@ TOLERANCE = {"float64": dict(rtol=1e-7, atol=1e-10), "float32": dict(rtol=2e-3, 
 @pytest.mark.parametrize("implementation", ["fastbp", "numpy", "torch", "jax-scan"])
 def test_minibatch_epoch(benchmark, record, quick, implementation, batch, dtype, threads):
     import fastbp
-    if implementation == "jax-scan" and threads == 1:
-        pytest.skip("JAX runs on its own thread pool: measured once, in the 2-thread row")
+    if implementation == "jax-scan":
+        jax_on(threads)
     net = fastbp.MLP(SIZES, hidden="tanh", output="softmax", loss="cross_entropy", dtype=np.dtype(dtype), seed=0)
     X, labels, Y = classification(SIZES, N)
     X, Y = X.astype(dtype), Y.astype(dtype)

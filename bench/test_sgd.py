@@ -2,14 +2,15 @@
 
 All compute the same thing: sigmoid hidden layers, identity output, squared loss
 0.5 * sum (a - y)^2 per sample, plain SGD with lr = 0.01, one update per sample in order;
-every peer starts from fastbp's initial weights and must end the epoch with its weights.
+every peer starts from fastbp's initial weights and must end the epoch with its weights. One
+thread each: JAX in a process pinned to one core (problems.jax_on).
 """
 import numpy as np
 import pytest
 
 import fastbp
 from bench import peers
-from bench.problems import edges, regression, run_pedantic
+from bench.problems import edges, jax_on, regression, run_pedantic
 from fastbp import kernels
 
 SHAPES = ["2-2-1", "4-8-3", "64-32-10", "784-128-10", "784-256-256-10", "1024-1024-1024-10"]
@@ -75,6 +76,8 @@ def epochs(quick):
 def test_sgd_epoch(benchmark, record, epochs, quick, shape, implementation):
     if quick and shape == "1024-1024-1024-10" and implementation != "fastbp":
         pytest.skip("quick mode: the largest shape only for fastbp")
+    if implementation.startswith("jax"):
+        jax_on(1)
     epoch = epochs(shape)
     benchmark.group = f"sgd epoch {shape}"
     start = fastbp.MLP(epoch.sizes, seed=0).layer_views(epoch.start)
