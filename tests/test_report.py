@@ -113,6 +113,9 @@ def test_results_md_has_the_density_section(tmp_path):
 
 def test_jax_cells_run_only_on_as_many_cores_as_threads():
     from bench.problems import cores, jax_on
-    jax_on(cores())  # runs
+    try:
+        jax_on(cores())
+    except pytest.skip.Exception:
+        pytest.fail("jax_on skipped a cell on the process's own core count")
     with pytest.raises(pytest.skip.Exception, match="pinned to"):
         jax_on(cores() + 1)
