@@ -34,9 +34,9 @@ def test_gemm_on_blocks_of_flat_buffers(rng, dtype, trans_a, trans_b):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n", [8, 100, 700, 5000])  # one block by columns; blocks of rows; more than OUTER
-def test_matrix_forward_matches_the_per_sample_pass(rng, dtype, n):
-    sizes = [50, 40, 30, 6]
+@pytest.mark.parametrize("n", [8, 100, 200, 700, 5000])  # one block by columns; the first layer in two halves of
+def test_matrix_forward_matches_the_per_sample_pass(rng, dtype, n):  # its inputs; blocks of rows; more than OUTER
+    sizes = [70, 40, 30, 6]  # 70 inputs: the first layer may be cut (SPLIT_MIN_INPUTS); 6 outputs: NARROW
     net = fastbp.MLP(sizes, hidden="tanh", output="softmax", loss="cross_entropy", dtype=dtype, seed=1)
     X, Y = random_problem(rng, sizes, "softmax", n=n)
     X, Y = X.astype(dtype), Y.astype(dtype)
@@ -69,6 +69,23 @@ def test_matrix_forward_against_the_reference(rng, hidden, head):
     expected = np.array([ref.feedforward(network, x, acts_of(net))[-1] for x in X])
     np.testing.assert_allclose(net.forward(X), expected, rtol=1e-12, atol=1e-14)
     assert net.loss(X, Y) == pytest.approx(ref.mean_loss(network, X, Y, acts_of(net), loss), rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [100, 200, 300])  # one block by columns; the first layer in two halves; blocks of rows
+def test_matrix_gradient_against_the_reference(rng, n):
+    """In place and with rows gathered: the gathered rows' mean gradient is the same sum in another order."""
+    sizes = [70, 40, 30, 6]
+    blocked = kernels.blocked
+    assert sizes[0] >= blocked.SPLIT_MIN_INPUTS and sizes[-1] <= blocked.NARROW < min(sizes[1:-1])
+    net = fastbp.MLP(sizes, hidden="tanh", output="softmax", loss="cross_entropy", seed=4)
+    X, Y = random_problem(rng, sizes, "softmax", n=n)
+    expected = ref.flatten(ref.batch_gradient(ref.unflatten(net.params, sizes), X, Y, acts_of(net), "cross_entropy"))
+    space = engine.Workspace(net)
+    for rows in (np.arange(n), rng.permutation(n)):
+        grad = np.empty(net.n_params)
+        kernels.matrix_serial(**net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, out=np.empty((0, 6)),
+                              grad=grad, work=space.matrix(n), scale=1.0 / n, check=False, update=False, decay=0.0)
+        np.testing.assert_allclose(grad, expected, rtol=1e-9, atol=1e-13)
 
 
 @pytest.mark.parametrize("momentum, l2", [(0.0, 0.0), (0.0, 0.01), (0.9, 0.01)])  # momentum 0: the fused step
