@@ -34,9 +34,9 @@ def test_gemm_on_blocks_of_flat_buffers(rng, dtype, trans_a, trans_b):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n", [8, 100, 200, 700, 5000])  # one block by columns; the first layer in two halves of
-def test_matrix_forward_matches_the_per_sample_pass(rng, dtype, n):  # its inputs; blocks of rows; more than OUTER
-    sizes = [70, 40, 30, 6]  # 70 inputs: the first layer may be cut (SPLIT_MIN_INPUTS); 6 outputs: NARROW
+@pytest.mark.parametrize("n", [8, 100, 700, 5000])  # one block by columns; blocks of rows; more than OUTER
+def test_matrix_forward_matches_the_per_sample_pass(rng, dtype, n):
+    sizes = [50, 40, 30, 6]
     net = fastbp.MLP(sizes, hidden="tanh", output="softmax", loss="cross_entropy", dtype=dtype, seed=1)
     X, Y = random_problem(rng, sizes, "softmax", n=n)
     X, Y = X.astype(dtype), Y.astype(dtype)
@@ -72,19 +72,24 @@ def test_matrix_forward_against_the_reference(rng, hidden, head):
 
 
 @pytest.mark.parametrize("n", [100, 200, 300])  # one block by columns; the first layer in two halves; blocks of rows
-def test_matrix_gradient_against_the_reference(rng, n):
-    """In place and with rows gathered: the gathered rows' mean gradient is the same sum in another order."""
+def test_matrix_outputs_and_gradient_against_the_reference(rng, n):
+    """The cut first layer (SPLIT_ROWS) and the transposed narrow product (NARROW), rows in place and
+    gathered: the gathered rows' mean gradient is the same sum in another order."""
     sizes = [70, 40, 30, 6]
     blocked = kernels.blocked
     assert sizes[0] >= blocked.SPLIT_MIN_INPUTS and sizes[-1] <= blocked.NARROW < min(sizes[1:-1])
     net = fastbp.MLP(sizes, hidden="tanh", output="softmax", loss="cross_entropy", seed=4)
     X, Y = random_problem(rng, sizes, "softmax", n=n)
-    expected = ref.flatten(ref.batch_gradient(ref.unflatten(net.params, sizes), X, Y, acts_of(net), "cross_entropy"))
+    network = ref.unflatten(net.params, sizes)
+    expected = ref.flatten(ref.batch_gradient(network, X, Y, acts_of(net), "cross_entropy"))
+    outputs = np.array([ref.feedforward(network, x, acts_of(net))[-1] for x in X])
     space = engine.Workspace(net)
     for rows in (np.arange(n), rng.permutation(n)):
         grad = np.empty(net.n_params)
-        kernels.matrix_serial(**net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, out=np.empty((0, 6)),
-                              grad=grad, work=space.matrix(n), scale=1.0 / n, check=False, update=False, decay=0.0)
+        out = np.empty((n, sizes[-1]))
+        kernels.matrix_serial(**net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, out=out, grad=grad,
+                              work=space.matrix(n), scale=1.0 / n, check=False, update=False, decay=0.0)
+        np.testing.assert_allclose(out, outputs[rows], rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(grad, expected, rtol=1e-9, atol=1e-13)
 
 
