@@ -11,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from bench import peers
-from bench.problems import classification, edges, jax_on, run_pedantic
+from bench.problems import classification, edges, jax_on, rounds_filling, run_pedantic
 
 SIZES = [784, 128, 10]
 N = 4096
@@ -66,4 +66,7 @@ def test_minibatch_epoch(benchmark, record, quick, implementation, batch, dtype,
     record(implementation=implementation, shape="-".join(map(str, SIZES)), edges=edges(SIZES), samples=N,
            batch=batch, threads=threads, dtype=dtype, kind="minibatch_epoch")
     with threadpool_limits(threads, user_api="blas"):
-        run_pedantic(benchmark, run, setup, rounds=3 if quick else 11)
+        # rounds filling about a second, as the batch gradients' do: 11 rounds of 7-60 ms were as little as
+        # a tenth of a second of a shared machine
+        rounds = 3 if quick else rounds_filling(lambda: (setup(), run()), 1.0, 11)
+        run_pedantic(benchmark, run, setup, rounds=rounds)
