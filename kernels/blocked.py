@@ -9,7 +9,7 @@ many rows, matrix-matrix products (kernels.blas.gemm) reuse each weight across r
 
 Two parallel loops per OUTER rows: the first takes fixed blocks of rows through every layer,
 forward and back (rows are independent until the gradient sums them); the second takes
-fixed tiles of every dW_l, each one BLAS call over all rows. A part of fewer than SPLIT_ROWS
+fixed tiles of every dW_l, each one BLAS call over all rows. A part of MIN_BLOCK to SPLIT_ROWS - 1
 rows first takes its first layer's product in two halves of the inner dimension, a loop of
 its own. Blocks, tiles and halves follow from the shapes alone, and every output element
 comes from the same calls whatever runs them, so the bits do not depend on how many threads
