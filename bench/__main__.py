@@ -7,9 +7,9 @@ suites: the pytest-benchmark suites in bench/ (with OPENBLAS_CORETYPE and OPENBL
 for that command alone: they slow NumPy's BLAS), all but the estimators', and their JAX cells of 1 and 2
 threads again in processes pinned to 1 and 2 cores (JAX sizes its thread pool to them); estimators: the
 scikit-learn estimator suite (bench/test_estimators.py), same settings; distributed: fastbp.distributed
-on local Dask clusters against in-process training (bench/distributed_probe.py); compile: first-call
-compile times with and without Numba's cache. Each saves JSON under bench/results/, then RESULTS.md is rewritten from
-all the JSON there.
+on local Dask clusters against in-process training (bench/distributed_probe.py); compile: first calls
+on an empty Numba cache and after `fastbp compile` (bench/compile_probe.py). Each saves JSON under
+bench/results/, then RESULTS.md is rewritten from all the JSON there.
 """
 import argparse
 import json
@@ -17,12 +17,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from fastbp import costs, density
 from fastbp.machine import machine_info
 
-from . import peers, report
+from . import compile_probe, peers, report
 
 EXPERIMENTS = ("costs", "density", "suites", "estimators", "distributed", "compile")
 #: the suite that `estimators` runs, apart from the others
@@ -31,17 +32,40 @@ ESTIMATOR_SUITE = "bench/test_estimators.py"
 JAX_SUITES = ("bench/test_sgd.py", "bench/test_minibatch.py", "bench/test_batch_gradient.py")
 
 
-def compile_times():
-    """First-call seconds of every kernel in two new processes sharing an empty cache directory:
-    the first compiles (no cache), the second loads what the first wrote."""
-    with tempfile.TemporaryDirectory() as cache_dir:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-        runs = []
-        for _ in range(2):
-            out = subprocess.run([sys.executable, "-m", "bench.compile_probe"], env=env, check=True,
-                                 capture_output=True, text=True)
-            runs.append(json.loads(out.stdout))
-    return {"no_cache": runs[0], "cached": runs[1], "machine": machine_info()}
+def compile_times(quick):
+    """First calls on an empty Numba cache and after ``fastbp compile`` (bench.compile_probe), each in a new process.
+
+    The tour (the compile issue's six first calls, in one process) and, unless quick, every call of
+    compile_probe.CALLS alone in a process of its own, first each with an empty cache folder of its own,
+    then with one folder that ``fastbp compile`` filled (its seconds recorded too).
+    """
+    names = [] if quick else list(compile_probe.CALLS)
+
+    def probe(cache_dir, *what):
+        out = subprocess.run([sys.executable, "-m", "bench.compile_probe", *what], check=True, capture_output=True,
+                             text=True, env=dict(os.environ, NUMBA_CACHE_DIR=cache_dir))
+        return json.loads(out.stdout.splitlines()[-1])
+
+    result = {"machine": machine_info(), "tour": {}, "calls": {}}
+    for state in ("no_cache", "fastbp_compile"):
+        with tempfile.TemporaryDirectory() as filled:
+            if state == "fastbp_compile":
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-c", "import sys; from fastbp.cli import main; "
+                                "sys.exit(main(['compile', '--quiet']))"], check=True, capture_output=True,
+                               env=dict(os.environ, NUMBA_CACHE_DIR=filled))
+                result["fastbp_compile_seconds"] = time.perf_counter() - start
+            for what in [("tour",)] + [("call", name) for name in names]:
+                if state == "no_cache":
+                    with tempfile.TemporaryDirectory() as empty:
+                        seconds = probe(empty, *what)
+                else:
+                    seconds = probe(filled, *what)
+                print(f"compile: {state} {what[-1]}: {sum(seconds.values()):.1f} s", flush=True)
+                target = result["tour"] if what == ("tour",) else result["calls"]
+                for name, value in seconds.items():
+                    target.setdefault(name, {})[state] = value
+    return result
 
 
 def run_suites(quick, out_json, paths, pinned=False):
@@ -111,7 +135,7 @@ def main(argv=None):
                              env=env, check=True, capture_output=True, text=True)
         print(f"distributed: saved {report.save(json.loads(out.stdout), '.', 'distributed')}")
     if "compile" in names:
-        print(f"compile: saved {report.save(compile_times(), '.', 'compile')}")
+        print(f"compile: saved {report.save(compile_times(args.quick), '.', 'compile')}")
     print(f"wrote {report.write_results('.')}")
 
 

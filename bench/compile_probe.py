@@ -1,69 +1,85 @@
-"""First-call seconds of fastbp's kernels in this process, printed as JSON.
+"""First calls as a new user meets them: ``python -m bench.compile_probe tour`` or ``... call NAME``.
 
-Run as ``python -m bench.compile_probe`` in a new process (bench.__main__ does, twice, with an
-empty NUMBA_CACHE_DIR: the first run compiles, the second loads what the first wrote). Timed
-first: the import, then `fastbp train`'s own path on the default data (the compile seconds it
-reports), then the first call of every kernel.
+Run in a new process by bench.__main__ (compile_times) with NUMBA_CACHE_DIR set: an empty folder
+(every kernel compiles), or one that ``fastbp compile`` filled (every kernel loads). Prints JSON:
+the seconds of each call, timed whole (import excluded). ``tour`` runs TOUR in one process, in
+order, as a newcomer's first session would; ``call NAME`` runs one of CALLS alone.
 """
 import json
+import sys
 import time
+import warnings
+
+#: one problem for every call: 256 rows of 64 inputs, 10 classes; a 64-32-10 network
+SETUP = """
+import numpy as np
+import fastbp
+rng = np.random.default_rng(0)
+X = rng.random((256, 64))
+y = rng.integers(0, 10, 256)
+X32 = X.astype(np.float32)
+def net(dtype="float64", hidden="tanh", **options):
+    return fastbp.MLP([64, 32, 10], hidden=hidden, output="softmax", loss="cross_entropy", dtype=dtype, seed=0,
+                      **options)
+"""
+#: the first calls timed, by name: fit in every mode, dtype and optimizer, forward passes, gradients,
+#: the estimators, a sparse network and a Dask worker's first step
+CALLS = {
+    **{f"fit {mode}, {dtype}, {opt}": f"net('{dtype}').fit({'X32' if dtype == 'float32' else 'X'}, y, mode='{mode}', "
+       f"optimizer='{opt}', lr={0.001 if opt == 'adam' else 0.1}, epochs=1)"
+       for mode in ("sgd", "minibatch", "batch") for dtype in ("float64", "float32") for opt in ("sgd", "adam")},
+    "predict, float64": "net().predict(X)",
+    "predict, float32": "net('float32').predict(X32)",
+    "gradient, float64": "net().gradient(X, y)",
+    "MLPClassifier().fit": "fastbp.MLPClassifier(max_iter=1).fit(X, y)",
+    "MLPRegressor().fit": "fastbp.MLPRegressor(max_iter=1).fit(X, X[:, :2])",
+    "fit minibatch, sparse (density 0.1)": "net(connectivity=0.1).fit(X, y, mode='minibatch', epochs=1)",
+    "fastbp.distributed first step (2 workers)": None,  # bench.__main__ times it in its own way
+}
+#: the compile issue's six first calls, in one process
+TOUR = {
+    "fit(mode='sgd'), float64": "net().fit(X, y, mode='sgd', epochs=1)",
+    "fit(mode='minibatch'), float64": "net().fit(X, y, mode='minibatch', epochs=1)",
+    "fit(mode='minibatch', optimizer='adam')":
+        "net().fit(X, y, mode='minibatch', optimizer='adam', lr=0.001, epochs=1)",
+    "fit(mode='minibatch'), float32, relu": "net('float32', 'relu').fit(X32, y, mode='minibatch', epochs=1)",
+    "predict, float32": "net('float32').predict(X32)",
+    "MLPClassifier().fit": "fastbp.MLPClassifier(max_iter=1).fit(X, y)",
+}
+DISTRIBUTED = """
+from dask.distributed import Client, LocalCluster
+import fastbp.distributed
+with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, Client(cluster) as client:
+    start = time.perf_counter()
+    fastbp.distributed.gradient(net(), X, y, client=client, partitions=2)
+    seconds = time.perf_counter() - start
+"""
 
 
-def main():
-    t0 = time.perf_counter()
-    import numpy as np
+def timed(calls):
+    """{name: seconds} of each statement, run in order in this process after SETUP."""
+    names = {"time": time}
+    exec(SETUP, names)
+    seconds = {}
+    for name, statement in calls.items():
+        start = time.perf_counter()
+        exec(statement, names)
+        seconds[name] = time.perf_counter() - start
+    return seconds
 
-    import fastbp
-    from fastbp import kernels
-    from fastbp.engine import Workspace
-    times = {"import fastbp": time.perf_counter() - t0}
 
-    X, y = fastbp.datasets.load("iris")
-    net = fastbp.MLP([4, 16, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
-    t0 = time.perf_counter()
-    history = net.fit(X, y, epochs=1, validation=(X[:10], y[:10]))
-    times["fastbp train (sgd, its compile seconds)"] = history.compile_seconds
-    times["fastbp train (sgd, first fit call)"] = time.perf_counter() - t0
-
-    net = fastbp.MLP([64, 32, 10], output="softmax", loss="cross_entropy", seed=0)
-    X = np.random.default_rng(0).normal(size=(8, 64))
-    Y = np.eye(10)[np.arange(8)]
-    rows = np.arange(8)
-    space = Workspace(net)
-    grad = np.zeros_like(net.params)
-    model = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows)
-    T = net.dtype.type
-    partial, chunk_work = space.chunks(8)
-    adam = dict(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, hat=False)
-    calls = {
-        "forward_rows": lambda: kernels.forward_rows(**model, out=np.empty((8, 10)), work=space.sample),
-        "gradient_rows": lambda: kernels.gradient_rows(**model, grad=grad, work=space.sample),
-        "sgd_epoch": lambda: kernels.sgd_epoch(**model, velocity=grad, lr=T(0.1), momentum=T(0), nesterov=False,
-                                               l2=T(0), work=space.sample),
-        "sgd_step": lambda: kernels.sgd_step(params=net.params, velocity=grad, grad=grad, lr=T(0.1), momentum=T(0),
-                                             nesterov=False),
-        "adam_epoch": lambda: kernels.adam_epoch(**model, m=np.zeros_like(grad), v=np.zeros_like(grad),
-                                                 powers=np.array([0.9, 0.999]), **adam, l2=T(0), work=space.sample),
-        "adam_step": lambda: kernels.adam_step(params=net.params, m=np.zeros_like(grad), v=np.zeros_like(grad),
-                                               grad=grad, powers=np.array([0.9, 0.999]), **adam),
-        "gradient_serial": lambda: kernels.gradient_serial(**model, grad=grad, partial=partial, work=chunk_work),
-        "gradient_parallel": lambda: kernels.gradient_parallel(**model, grad=grad, partial=partial, work=chunk_work),
-        "matrix_serial": lambda: kernels.matrix_serial(**model, out=np.empty((0, 10)), grad=grad,
-                                                       work=space.matrix(8), scale=T(1), check=False,
-                                                       update=False, decay=T(0)),
-        "matrix_parallel": lambda: kernels.matrix_parallel(**model, out=np.empty((0, 10)), grad=grad,
-                                                           work=space.matrix(8), scale=T(1), check=False,
-                                                           update=False, decay=T(0)),
-        "finite_differences": lambda: kernels.finite_differences(**model, eps=T(1e-6), l2=T(0), central=True,
-                                                                 targets=np.arange(net.n_params, dtype=np.uint64),
-                                                                 grad=grad, work=space.sample),
-    }
-    for name, call in calls.items():
-        t0 = time.perf_counter()
-        call()
-        times[name] = time.perf_counter() - t0
-    print(json.dumps(times))
+def main(argv):
+    warnings.simplefilter("ignore")  # ConvergenceWarning of one-epoch estimators
+    if argv[0] == "tour":
+        result = timed(TOUR)
+    elif argv[1] == "fastbp.distributed first step (2 workers)":
+        names = {"time": time}
+        exec(SETUP + DISTRIBUTED, names)
+        result = {argv[1]: names["seconds"]}
+    else:
+        result = timed({argv[1]: CALLS[argv[1]]})
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

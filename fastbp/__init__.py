@@ -31,6 +31,7 @@ from .numerical import GRADCHECK_TOLERANCE, gradcheck, numerical_gradient  # noq
 from .optimizers import SGD, Adam  # noqa: E402
 from .plots import plot_history  # noqa: E402
 from .training import History, TrainingDiverged  # noqa: E402
+from .warm import precompile  # noqa: E402
 
 
 def __getattr__(name):
@@ -42,5 +43,5 @@ def __getattr__(name):
 
 
 __all__ = ["MLP", "accuracy", "datasets", "kernels", "numerical_gradient", "gradcheck", "GRADCHECK_TOLERANCE",
-           "SGD", "Adam", "History", "TrainingDiverged", "plot_history",
+           "SGD", "Adam", "History", "TrainingDiverged", "plot_history", "precompile",
            "MLPClassifier", "MLPRegressor"]

@@ -1,4 +1,4 @@
-"""The `fastbp` command line: train, predict, evaluate, and the cost experiment.
+"""The `fastbp` command line: train, predict, evaluate, the cost experiment, and compile (the cache filled ahead).
 
 Every error is one line on stderr and a non-zero exit code, never a traceback (``--traceback``
 shows one, for reporting a bug in fastbp itself).
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checks, datasets, names
+from . import checks, datasets, names, warm
 from .model import MLP, accuracy
 from .optimizers import SGD, Adam
 
@@ -133,7 +133,30 @@ def build_parser():
                    help="the density sweep instead: sparse networks of fixed widths, seconds against live edges")
     p.add_argument("--out", default=".", help="folder for costs.json and costs.png (default: the current one)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("compile", help="fill Numba's cache ahead of time (for images, CI and cluster workers), "
+                                       "so that first calls load kernels instead of compiling them")
+    p.add_argument("--dtype", type=names_of(warm.DTYPES), default=list(warm.DTYPES),
+                   help=f"which of {','.join(warm.DTYPES)} (default both)")
+    p.add_argument("--mode", type=names_of(warm.MODES), default=list(warm.MODES),
+                   help=f"which training modes of {','.join(warm.MODES)} (default all; forward passes, "
+                        "predictions and gradients always)")
+    p.add_argument("--optimizer", type=names_of(tuple(warm.OPTIMIZERS)), default=list(warm.OPTIMIZERS),
+                   help=f"which of {','.join(warm.OPTIMIZERS)} (default both)")
+    p.add_argument("--sparse", action="store_true", help="also the kernels of sparse networks (--density)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def names_of(allowed):
+    """The type of fastbp compile's --dtype, --mode and --optimizer: comma-separated names among `allowed`."""
+    def names(text):
+        values = [name.strip() for name in text.split(",") if name.strip()]
+        wrong = [name for name in values if name not in allowed]
+        if wrong or not values:
+            raise argparse.ArgumentTypeError(f"expected comma-separated names among {','.join(allowed)}, got {text!r}")
+        return values
+    return names
 
 
 def load_data(args):
@@ -388,7 +411,16 @@ def run_costs(args):
     print(f"saved {out / f'{name}.json'} and {out / f'{name}.png'}")
 
 
-COMMANDS = {"train": train, "predict": predict, "evaluate": evaluate, "costs": run_costs}
+def run_compile(args):
+    """`fastbp compile`: every kernel that the options can reach, compiled into Numba's cache (or loaded from it)."""
+    seconds = warm.precompile(dtypes=args.dtype, modes=args.mode, optimizers=args.optimizer, sparse=args.sparse,
+                              progress=progress_wanted(args))
+    print(f"{len(seconds)} groups of kernels ready in {sum(seconds.values()):.1f} s "
+          f"({', '.join(args.dtype)}; {', '.join(args.mode)}; {', '.join(args.optimizer)}"
+          f"{'; sparse too' if args.sparse else ''}); cache: {warm.cache_folder()}")
+
+
+COMMANDS = {"train": train, "predict": predict, "evaluate": evaluate, "costs": run_costs, "compile": run_compile}
 
 
 def main(argv=None):

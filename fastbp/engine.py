@@ -176,7 +176,7 @@ def _matrix_pass(net, m, check, **args):
     return c
 
 
-def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None):
+def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None, like_rows=None):
     """Write d(mean loss over rows + 0.5 l2 |W|^2)/dparams into grad; returns the mean loss (no penalty).
 
     summed: the sum over the rows instead, of the gradient (l2 must be 0) and of the loss.
@@ -184,17 +184,19 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None):
     call over all its rows; None when it has been.
     Many rows of a large enough network run as matrices with BLAS products (kernels.blocked),
     others sample by sample in fixed chunks (kernels.gradient); threads when the work repays them.
+    like_rows: pick the kernel that like_rows rows would run (a warm-up on no rows compiles it).
     """
     m = rows.shape[0]
+    like = m if like_rows is None else like_rows
     args = dict(net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows, grad=grad)
-    if uses_matrices(net, m):
+    if uses_matrices(net, like):
         scale = net.dtype.type(1.0 if summed else 1.0 / m)  # the mean taken in the kernel
-        c = _matrix_pass(net, m, check, out=X[:0], work=space.matrix(m), scale=scale, **args)
+        c = _matrix_pass(net, like, check, out=X[:0], work=space.matrix(m), scale=scale, **args)
     else:
         if check:
             checks.check_finite(X, check)
-        partial, work = space.chunks(m)
-        parallel = partial.shape[0] > 1 and threaded(net, m)
+        partial, work = space.chunks(like)
+        parallel = partial.shape[0] > 1 and threaded(net, like)
         c = (kernels.gradient_parallel if parallel else kernels.gradient_serial)(partial=partial, work=work, **args)
         if not summed and m > 1:
             grad *= net.dtype.type(1.0 / m)
@@ -204,21 +206,22 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None):
     return float(c) if summed else float(c) / m
 
 
-def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True, check=None):
+def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True, check=None, like_rows=None):
     """(summed loss over the rows of X, or 0 when Y is None; the outputs, or none unless asked): one pass.
 
     rows: the rows to use (default all, in order). Many rows of a large enough network run as
     matrices (kernels.blocked), others sample by sample; allow_matrices=False keeps to the per-sample
     kernel (so that a run that needs no other compiles no other). check: as in batch_gradient.
+    like_rows: pick the kernel that like_rows rows would run (a warm-up on no rows compiles it).
     """
     rows = np.arange(X.shape[0], dtype=np.int64) if rows is None else rows
     m = rows.shape[0]
     out = np.empty((m if outputs else 0, net.sizes[-1]), dtype=net.dtype)
     args = dict(net.kernel_args(), loss=kernels.NO_LOSS if Y is None else net.loss_code, X=X,
                 Y=out if Y is None else Y, rows=rows, out=out)
-    if allow_matrices and uses_matrices(net, m):
-        c = _matrix_pass(net, m, check, grad=np.empty(0, net.dtype), work=space.matrix(m), scale=net.dtype.type(1),
-                         **args)
+    if allow_matrices and uses_matrices(net, m if like_rows is None else like_rows):
+        c = _matrix_pass(net, m if like_rows is None else like_rows, check, grad=None, work=space.matrix(m),
+                         scale=net.dtype.type(1), **args)
     else:
         if check:
             checks.check_finite(X, check)

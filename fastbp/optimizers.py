@@ -48,12 +48,12 @@ class _Optimizer:
         matrices = engine.uses_matrices(net, batch)
         serial, parallel = self._minibatch_kernels
         kernel = parallel if engine.threaded(net, batch) else serial
-        partial, chunk_work = space.chunks(0 if matrices else batch)
+        partial, chunk_work = (None, None) if matrices else space.chunks(batch)  # None: the matrix build
         T = net.dtype.type
         with engine.matrix_call(matrices):
             result = kernel(**net.kernel_args(), **self._kernel_state(rows.shape[0], batch), loss=net.loss_code,
-                            X=X, Y=Y, rows=rows, batch=batch, lr=self._rate(lr, T), l2=T(l2), matrix=matrices,
-                            check=bool(check), grad=grad, work=space.matrix(batch if matrices else 0), partial=partial,
+                            X=X, Y=Y, rows=rows, batch=batch, lr=self._rate(lr, T), l2=T(l2), check=bool(check),
+                            grad=grad, work=space.matrix(batch if matrices else 0), partial=partial,
                             chunk_work=chunk_work)
         return float(result[0]), float(result[1])
 

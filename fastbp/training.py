@@ -194,7 +194,7 @@ def _epochs(net, X, Y, X_val, Y_val, o, step_rows, unchecked):
 
     history = History()
     start = time.perf_counter()
-    _warm_up(net, X, Y, optimizer, grad, space, online, o.gradient, step_rows)
+    _warm_up(net, X, Y, optimizer, grad, space, online, o.gradient, step_rows, X_val, Y_val)
     history.compile_seconds = time.perf_counter() - start
 
     def run_epoch(order, lr, bar):
@@ -368,16 +368,22 @@ def _divergence_limit(initial, dtype):
     return min(DIVERGED_GROWTH * max(initial, 1.0), _safe_loss(dtype))
 
 
-def _warm_up(net, X, Y, optimizer, grad, space, online, gradient, step_rows):
-    """Compile (or load from the cache) the kernels this run needs, before any timing: calls that change nothing."""
+def _warm_up(net, X, Y, optimizer, grad, space, online, gradient, step_rows, X_val, Y_val):
+    """Compile (or load from the cache) the kernels this run needs, and no others, before any timing.
+
+    Calls on no rows, which change nothing. A forward pass is compiled for the validation data and the
+    numerical gradient's losses only: the loss before training is wanted only when a loss has grown.
+    """
     none = np.arange(0, dtype=np.int64)
-    net._forward(X[:0], Y[:0], space, False)
+    if X_val is not None:
+        net._forward(X_val[:0], Y_val[:0], space, net.is_classifier, like_rows=X_val.shape[0])
     if online:
         optimizer.warm_up(net, X, Y, space, grad, "online", step_rows)
     elif gradient == "backprop":
         optimizer.warm_up(net, X, Y, space, grad, "minibatch", step_rows)
     else:  # no layers and no rows: nothing is perturbed
         optimizer.warm_up(net, X, Y, space, grad, "step", step_rows)
+        net._forward(X[:0], Y[:0], space, False, like_rows=step_rows)
         args = dict(net.kernel_args(), sizes=net.kernel_args()["sizes"][:1])
         kernels.finite_differences(**args, loss=net.loss_code, X=X, Y=Y, rows=none, eps=net.dtype.type(1),
                                    l2=net.dtype.type(0), central=True, targets=none.astype(np.uint64), grad=grad,

@@ -69,9 +69,9 @@ def adam_step(params, m, v, grad, powers, lr, beta1, beta2, eps, hat):
 
 
 def _adam_minibatch_epoch(params, m, v, sizes, offsets, acts, live, loss, X, Y, rows, batch, powers, lr, beta1,
-                          beta2, eps, hat, l2, matrix, check, grad, work, partial, chunk_work):
+                          beta2, eps, hat, l2, check, grad, work, partial, chunk_work):
     """One minibatch epoch with Adam in one call: per run of `batch` entries of rows (the last may
-    be shorter), the batch's mean gradient (matrices when `matrix`, else chunked samples), L2, one
+    be shorter), the batch's mean gradient (matrices when partial is None, else chunked samples), L2, one
     Adam step. Returns (summed per-sample loss, each before its batch's update; sum over batches of
     sum W^2 before each update, 0 when l2 = 0). powers: (2,) float64, advanced one step per batch.
     check: as in kernels.sgd's minibatch epoch.
@@ -85,7 +85,7 @@ def _adam_minibatch_epoch(params, m, v, sizes, offsets, acts, live, loss, X, Y, 
     b2 = T(beta2)
     for start in range(0, n, batch):
         part = rows[start:min(n, start + batch)]
-        if matrix:
+        if partial is None:
             total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, grad, work, T(1),
                                   check, FALSE, T(0))
             if check and total != total:

@@ -235,8 +235,10 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
     """Forward pass over rows as matrices, and the summed gradient when grad is given; returns the summed loss.
 
     out: (m, sizes[-1]) receives the outputs, or (0, sizes[-1]) for none. grad: (P,) overwritten
-    with scale times the sum over rows of dC/dparams, or (0,) for none (scale: a scalar of params'
-    dtype; 1 / m gives the mean). loss NO_LOSS: no loss, Y not read. live: a sparse network's
+    with scale times the sum over rows of dC/dparams, or None for a forward pass only (scale: a
+    scalar of params' dtype; 1 / m gives the mean). Every test of grad is `grad is None` or
+    `grad is not None`, which Numba settles before typing: a forward-only build has no backward
+    pass to compile. loss NO_LOSS: no loss, Y not read. live: a sparse network's
     live-edge lists (kernels.live; the products run dense over its zeros, its masked gradients are
     then zeroed), or None. check: whether to look for NaN and inf in X, through the first layer's
     products: a NaN or inf in a row of X makes every product of that row NaN or inf (inf times 0 is
@@ -252,7 +254,6 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
     T = type(params[0])
     n_layers = sizes.shape[0] - 1
     n_rows = rows.shape[0]
-    want_grad = grad.shape[0] > 0
     keep = out.shape[0] > 0
     n0 = np.int64(sizes[0])
     n_top = np.int64(sizes[n_layers])
@@ -333,7 +334,7 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                     spare += m * n_out
                 if keep:
                     _copy_outputs(work, a, start, lo, hi, out)
-                if want_grad:
+                if grad is not None:
                     d = losses - m * n_top  # D_L
                     _output_deltas(work, a, d, Y, rows, start, lo, hi, n_top, acts[n_layers - 1], loss)
                     for l in range(n_layers - 1, 0, -1):  # D_l = (D_{l+1} W_l) * f'(A_l), this block's rows
@@ -389,7 +390,7 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                 spare += m * n_out
             if keep:
                 _copy_outputs(work, a, start, 0, m, out)
-            if want_grad:
+            if grad is not None:
                 d = losses - m * n_top
                 _output_deltas(work, a, d, Y, rows, start, 0, m, n_top, acts[n_layers - 1], loss)
                 for l in range(n_layers - 1, 0, -1):
@@ -411,7 +412,7 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                     d = e
 
         total += _sum_losses(work, losses, n_blocks)
-        if not want_grad:
+        if grad is None:
             continue
         n_tiles = 0
         for l in range(n_layers):
@@ -464,7 +465,7 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                         row = np.uint64(d + i * n_out)
                         for j in range(np.uint64(r0), np.uint64(r1)):
                             grad[np.uint64(bias) + j] += work[row + j]
-    if want_grad and not update and scale != T(1):  # the biases were summed unscaled over every part
+    if grad is not None and not update and scale != T(1):  # the biases were summed unscaled over every part
         for l in range(n_layers):
             bias = np.int64(offsets[l]) + np.int64(sizes[l]) * np.int64(sizes[l + 1])
             for j in range(bias, np.int64(offsets[l + 1])):

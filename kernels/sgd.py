@@ -201,17 +201,18 @@ def _mean_step(params, velocity, sizes, offsets, grad, scale, lr, mu, nesterov, 
 
 
 def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, rows, batch, lr, momentum, nesterov,
-                     l2, matrix, check, grad, work, partial, chunk_work):
+                     l2, check, grad, work, partial, chunk_work):
     """One minibatch epoch in one call: for each run of `batch` entries of rows (the last may be
-    shorter), the batch's mean gradient (as matrices when `matrix`, else sample by sample in
-    chunks), L2 added, and the SGD step. Plain SGD as matrices on a dense network takes the step
+    shorter), the batch's mean gradient (as matrices when partial is None, else sample by sample
+    in chunks), L2 added, and the SGD step. Plain SGD as matrices on a dense network takes the step
     inside the gradient's products (_matrix_rows' update), with no gradient in between.
 
     Returns (the sum of the per-sample losses, each taken in its batch's forward pass, before that
     batch's update; the sum over batches of sum W^2 before each update, 0 when l2 = 0).
     check (as matrices only): look for NaN and inf in X through the first layer's products, as
     _matrix_rows does; the epoch stops at the first batch whose loss comes out NaN and returns it.
-    grad: (P,) scratch; work: the matrix kernel's buffer; partial, chunk_work: the chunked kernel's.
+    grad: (P,) scratch; work: the matrix kernel's buffer; partial, chunk_work: the chunked kernel's, or
+    None for matrices (settled before typing, so that a build compiles one of the two ways).
     """
     T = type(params[0])
     total = T(0)
@@ -222,13 +223,14 @@ def _minibatch_epoch(params, velocity, sizes, offsets, acts, live, loss, X, Y, r
         part = rows[start:min(n, start + batch)]
         if l2 != T(0):  # before this batch's update (the gradient itself leaves params as they are)
             squares += weight_squares(params, sizes, offsets)
-        if matrix and live is None and momentum == T(0) and part.shape[0] <= OUTER:  # the step inside the products
+        # plain SGD as matrices on a dense network: the step inside the products
+        if partial is None and live is None and momentum == T(0) and part.shape[0] <= OUTER:
             total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, params, work,
                                   -lr / T(part.shape[0]), check, TRUE, T(1) - lr * l2)
             if check and total != total:
                 break
             continue
-        if matrix:
+        if partial is None:
             total += _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, part, no_outputs, grad, work, T(1),
                                   check, FALSE, T(0))
             if check and total != total:

@@ -46,7 +46,7 @@ def test_matrix_forward_matches_the_per_sample_pass(rng, dtype, n):
     space = engine.Workspace(net)
     for rows_used in (np.arange(n), rows):  # X read in place; rows gathered
         loss = kernels.matrix_serial(**net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows_used, out=out,
-                                     grad=np.empty(0, dtype), work=space.matrix(n), scale=dtype(1), check=False,
+                                     grad=None, work=space.matrix(n), scale=dtype(1), check=False,
                                      update=False, decay=dtype(0))
         per_sample = kernels.forward_rows(**net.kernel_args(), loss=net.loss_code, X=X, Y=Y, rows=rows_used,
                                           out=expected, work=space.sample)
