@@ -4,6 +4,8 @@ A mask per layer, shaped like its weights (n_out, n_in), True where the edge is 
 keeps its dense parameter layout (masked weights are exact zeros); the kernels get each unit's
 live inputs as index lists (kernels.live), built here once per change of the masks.
 """
+import numbers
+
 import numpy as np
 
 from . import checks
@@ -31,15 +33,23 @@ def check_connectivity(connectivity, sizes, rng):
                 raise ValueError(f"connectivity[{l}] must have layer {l}'s weight shape {shape} "
                                  f"(n_out, n_in), got {mask.shape}")
             masks.append(mask.copy())
-    elif isinstance(connectivity, (bool, np.bool_, str, bytes)):
-        raise TypeError(f"connectivity must be None, a density in (0, 1] or a list of boolean masks, "
-                        f"got {connectivity!r}")
+    elif isinstance(connectivity, (bool, np.bool_)) or not isinstance(connectivity, numbers.Real):
+        raise TypeError(f"connectivity must be None, a density in (0, 1] or a list of boolean masks (one per "
+                        f"layer, shaped (n_out, n_in)), got {_described(connectivity)}")
     else:
         density = checks.check_float(connectivity, "connectivity", low=0.0, high=1.0, low_open=True)
         masks = random_masks(shapes, density, rng)
     if all(mask.all() for mask in masks):
         return None
     return masks
+
+
+def _described(value):
+    """A short description of a value for an error message: an array by its shape, never its contents."""
+    if isinstance(value, np.ndarray):
+        return f"a {value.ndim}-D array of shape {value.shape}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def random_masks(shapes, density, rng):

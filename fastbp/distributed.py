@@ -23,7 +23,7 @@ import numpy as np
 try:
     import dask.array as da
     from dask import delayed
-    from distributed import get_client, get_worker
+    from distributed import Client, get_client, get_worker
 except ImportError as error:  # pragma: no cover - the extra is missing
     raise ImportError("fastbp.distributed needs dask and distributed: pip install 'fastbp[distributed]'") from error
 
@@ -200,8 +200,14 @@ def _as_dask(net, X, Y, partitions):
 
 
 def _client(client):
-    if client is not None:
+    """The Dask client to use: `client`, or the current one; a clear error for anything else."""
+    if isinstance(client, Client):
         return client
+    if isinstance(client, str):
+        raise TypeError(f"client must be a distributed.Client, got the address {client!r}: connect first, "
+                        f"client=distributed.Client({client!r})")
+    if client is not None:
+        raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
     try:
         return get_client()
     except ValueError:

@@ -154,6 +154,11 @@ def test_bad_input_is_named(client, data):
     bad[5, 2] = np.nan
     with pytest.raises(ValueError, match="X"):
         fd.gradient(net, da.from_array(bad, chunks=(200, 10)), y, client=client)
+    with pytest.raises(TypeError, match=r"client must be a distributed.Client, got the address 'tcp://nowhere:1': "
+                                        r"connect first, client=distributed.Client\('tcp://nowhere:1'\)"):
+        fd.fit(net, X, y, client="tcp://nowhere:1")
+    with pytest.raises(TypeError, match="client must be a distributed.Client, got int"):
+        fd.gradient(net, X, y, client=3)
     before = net.params.copy()
     with pytest.raises(ValueError, match="lr"):
         fd.fit(net, X, y, lr=-1, client=client)

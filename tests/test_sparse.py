@@ -253,6 +253,9 @@ def test_load_refuses_nonzero_masked_weights_and_reads_version_1(tmp_path):
     (True, TypeError, "connectivity"), ([np.ones((5, 4), bool)], ValueError, r"2 arrays"),
     ([np.ones((4, 5), bool), np.ones((2, 5), bool)], ValueError, r"connectivity\[0\].*\(5, 4\)"),
     ([np.ones((5, 4)), np.ones((2, 5), bool)], TypeError, r"connectivity\[0\] must be a boolean"),
+    # what connectivity accepts, and an array by its shape, not its contents
+    ({"a": 1}, TypeError, r"a density in \(0, 1\] or a list of boolean masks .*got dict \{'a': 1\}$"),
+    (np.ones((2, 5, 5), bool), TypeError, r"list of boolean masks .*got a 3-D array of shape \(2, 5, 5\)$"),
 ])
 def test_bad_connectivity_is_named(connectivity, error, match):
     with pytest.raises(error, match=match):
