@@ -6,6 +6,7 @@ shows one, for reporting a bug in fastbp itself).
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 from contextlib import ExitStack, contextmanager
@@ -23,7 +24,14 @@ class CliError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with errors raised as CliError (reported in one line) instead of a usage dump."""
+    """argparse, with errors raised as CliError (reported in one line) instead of a usage dump.
+
+    No abbreviations: ``--epoch`` is not taken for ``--epochs``.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         """Raise the problem as a CliError."""
@@ -114,7 +122,7 @@ def build_parser():
                        help="epochs of training after --prune (default: a tenth of --epochs, at least 1)")
     train.add_argument("--save", default=None, help="write the trained model to this .npz file")
     train.add_argument("--plot", default=None, help="write the loss (and accuracy) curves to this PNG")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--quiet", action="store_true", help="no progress bar, and no line when training begins")
     cluster = train.add_mutually_exclusive_group()
     cluster.add_argument("--scheduler", default=None, metavar="ADDRESS",
                          help="train on this Dask cluster (tcp://host:8786; needs fastbp[distributed])")
@@ -145,6 +153,7 @@ def build_parser():
                    help=f"which of {','.join(warm.OPTIMIZERS)} (default both)")
     p.add_argument("--sparse", action="store_true", help="also the kernels of sparse networks (--density)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.commands = sub.choices  # each command's parser, by name
     return parser
 
 
@@ -285,6 +294,17 @@ def train(args):
     return 0
 
 
+def begun(args, net, rows, epochs):
+    """The on_start of fit: unless --quiet, a line on stderr when the first epoch begins."""
+    if args.quiet:
+        return None
+
+    def say():
+        print(f"fastbp train: training {'-'.join(map(str, net.sizes))} on {rows} rows, {args.mode} mode, {epochs} "
+              f"epochs (Ctrl-C stops it and keeps the last whole epoch)", file=sys.stderr, flush=True)
+    return say
+
+
 def fit_once(args, net, X_train, y_train, validation, epochs):
     """One training run of `fastbp train` for `epochs`: in this process, or on a cluster when asked."""
     if args.scheduler or args.workers is not None:
@@ -292,7 +312,8 @@ def fit_once(args, net, X_train, y_train, validation, epochs):
     return net.fit(X_train, y_train, mode=args.mode, epochs=epochs, lr=args.lr, batch_size=args.batch_size,
                    l2=args.l2, optimizer=optimizer_of(args), seed=args.seed, gradient=args.gradient,
                    schedule=args.schedule, validation=validation, patience=args.patience,
-                   progress=progress_wanted(args), n_threads=args.threads)
+                   progress=progress_wanted(args), n_threads=args.threads,
+                   on_start=begun(args, net, X_train.shape[0], epochs))
 
 
 def prune_and_train(args, net, X_train, y_train, validation):
@@ -343,7 +364,7 @@ def fit_on_cluster(args, net, X, y, validation, epochs):
         return distributed.fit(net, X, y, mode=args.mode, epochs=epochs, lr=args.lr,
                                batch_size=args.batch_size, l2=args.l2, optimizer=optimizer, seed=args.seed,
                                validation=validation, patience=args.patience, progress=progress_wanted(args),
-                               client=client)
+                               client=client, on_start=begun(args, net, X.shape[0], epochs))
 
 
 def report(args, net, history, X, X_train, y_train, validation, sizes, pruning=None):
@@ -354,7 +375,9 @@ def report(args, net, history, X, X_train, y_train, validation, sizes, pruning=N
     print(f"trained {len(history)} epochs ({args.mode}, {args.gradient}, {args.optimizer.lower()}) "
           f"in {sum(history.seconds):.3f} s, "
           f"{history.samples_per_second():,.0f} samples/s (compile {history.compile_seconds:.2f} s); "
-          f"stopped: {history.stopped}" + (f", best epoch {history.best_epoch}" if history.best_epoch else ""))
+          f"stopped: {history.stopped}" + (f", best epoch {history.best_epoch}" if history.best_epoch else "")
+          + (f"; ended worse than it began (loss {history.initial_loss:.4g} before training, "
+             f"{history.final_loss:.4g} after)" if history.ended_worse else ""))
     if pruning is not None:
         print(pruning[0])
     line = f"training loss {net.loss(X_train, y_train):.4g}"
@@ -423,6 +446,25 @@ def run_compile(args):
 COMMANDS = {"train": train, "predict": predict, "evaluate": evaluate, "costs": run_costs, "compile": run_compile}
 
 
+#: the API's names of options whose command-line option is named otherwise
+API_NAMES = {"n_threads": "--threads", "connectivity": "--density"}
+
+
+def option_names(message, argv):
+    """`message` with the API's argument names put as the options of the command in argv.
+
+    "batch_size must be ..." reads "--batch-size must be ...", where the command has that option.
+    """
+    words = [word for word in argv if not word.startswith("-")]
+    command = build_parser().commands.get(words[0]) if words else None
+    if command is None:
+        return message
+    options = {action.dest: action.option_strings[0] for action in command._actions if action.option_strings}
+    options.update({api: option for api, option in API_NAMES.items() if option in options.values()})
+    return re.sub(r"(?<![\w-])([a-z][a-z0-9_]*) must\b", lambda m: f"{options.get(m.group(1), m.group(1))} must",
+                  message)
+
+
 def main(argv=None):
     """Run the command line (``argv``: the arguments, default sys.argv[1:]); returns the exit code."""
     command = "fastbp"
@@ -438,7 +480,7 @@ def main(argv=None):
     except Exception as exc:
         if "--traceback" in argv:
             raise
-        message = " ".join(str(exc).split())  # one line
+        message = option_names(" ".join(str(exc).split()), argv)  # one line, in the command line's words
         if isinstance(exc, FileNotFoundError):
             print(f"{command}: error: no such file: {exc.filename}", file=sys.stderr)
         elif isinstance(exc, (CliError, ValueError, TypeError, OSError, FloatingPointError)):

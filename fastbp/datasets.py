@@ -5,11 +5,12 @@ of integer labels (classification) or floats (regression), or a 2-D float array.
 """
 import gzip
 import math
-import zipfile
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from . import npz
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 BUILT_IN = ("xor", "xnor", "iris", "digits")
@@ -85,22 +86,26 @@ def load_csv(path, target="last"):
     None for no target (y is None).
     """
     path = Path(path)
-    with open(path, encoding="utf-8-sig") as f:  # a UTF-8 byte-order mark is not part of the header
-        lines = [ln for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
-    if not lines:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")  # a UTF-8 byte-order mark is not part of the header
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ValueError(f"{path} line {line} is not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as "
+                         f"UTF-8") from None
+    numbered = [(number, ln.rstrip("\r")) for number, ln in enumerate(text.split("\n"), 1)
+                if ln.strip() and not ln.lstrip().startswith("#")]
+    if not numbered:
         raise ValueError(f"{path} has no data rows")
-    first = [c.strip() for c in lines[0].split(",")]
+    first = [c.strip() for c in numbered[0][1].split(",")]
     names = None
     try:
         [float(c) for c in first]
     except ValueError:
-        names, lines = first, lines[1:]
-    if not lines:
+        names, numbered = first, numbered[1:]
+    if not numbered:
         raise ValueError(f"{path} has a header but no data rows")
-    try:
-        table = np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64)
-    except ValueError as exc:
-        raise ValueError(f"{path} is not a numeric CSV file: {exc}") from None
+    table = _csv_numbers(path, numbered, len(first))
     if target == "none":
         return table, None
     col = _target_column(target, names, table.shape[1], path)
@@ -110,22 +115,49 @@ def load_csv(path, target="last"):
     return X, as_labels_if_integral(table[:, col])
 
 
+def _csv_numbers(path, numbered, n_columns):
+    """The table of (line number, line) pairs, float64; errors name the file's line (counted from 1)."""
+    try:
+        table = np.loadtxt([line for _, line in numbered], delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError:  # find the first line at fault, and say what is wrong with it
+        for number, line in numbered:
+            cells = line.split(",")
+            if len(cells) != n_columns:
+                raise ValueError(f"{path} line {number} has {len(cells)} columns, the first row has {n_columns}") \
+                    from None
+            for column, cell in enumerate(cells, 1):
+                try:
+                    float(cell)
+                except ValueError:
+                    raise ValueError(f"{path} line {number}, column {column}: {cell.strip()!r} is not a "
+                                     f"number") from None
+        raise
+    bad = np.flatnonzero(~np.isfinite(table).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{path} line {numbered[bad[0]][0]} holds NaN or inf")
+    return table
+
+
 def load_npz(path):
     """An .npz file with arrays X and y (also accepted: x/y, data/target, inputs/targets)."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+        with npz.opened(path) as f:
             keys = set(f.files)
             for xk, yk in (("X", "y"), ("x", "y"), ("X", "Y"), ("data", "target"), ("inputs", "targets")):
                 if xk in keys and yk in keys:
-                    X, y = f[xk], f[yk]
+                    X, y = npz.member(f, xk), npz.member(f, yk)
                     break
             else:
-                raise ValueError(f"{path} must hold arrays named X and y; it has {sorted(keys)}")
+                raise ValueError(f"it must hold arrays named X and y; it has {sorted(keys)}")
     except FileNotFoundError:
         raise
-    except (OSError, EOFError, AttributeError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path} is not a readable .npz file ({exc})") from None
+    except (OSError, ValueError) as exc:
+        why = str(exc) if isinstance(exc, ValueError) else f"{exc.__class__.__name__}: {exc}"
+        raise ValueError(f"{path} is not a readable .npz data file ({why})") from None
+    for name, array in ((xk, X), (yk, y)):
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: array {name!r} must hold numbers, got dtype {array.dtype}")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim < 2:
         raise ValueError(f"{path}: X must be 2-D (rows, features), got shape {X.shape}")

@@ -126,7 +126,7 @@ def _local_steps(part, params, optimizer, spec, lo, hi, batch, lr, l2):
     X, Y = part
     net = _worker_net(spec)
     net.params[:] = params
-    optimizer = copy.deepcopy(optimizer).start(net)  # tasks on one worker share the object they were sent
+    optimizer = copy.deepcopy(optimizer).start(net, carry=True)  # tasks on one worker share the object sent
     grad = np.empty(net.n_params, net.dtype)
     with using_threads(_threads()):
         loss = optimizer.minibatch_epoch(net, X, Y, np.arange(lo, hi, dtype=np.int64), batch, lr, l2,
@@ -262,7 +262,7 @@ def gradient(net, X, Y, l2=0.0, client=None, partitions=PARTITIONS):
 
 def fit(net, X, Y, mode="batch", epochs=10, lr=0.1, batch_size=32, l2=0.0, optimizer="sgd", momentum=0.0,
         shuffle=True, seed=None, validation=None, patience=None, callback=None, progress=False, client=None,
-        partitions=PARTITIONS, sync_every=1):
+        partitions=PARTITIONS, sync_every=1, on_start=None):
     """Train `net` in place on data held by a Dask cluster; returns a :class:`~fastbp.History`.
 
     The options mean what they mean in ``MLP.fit`` (modes "batch" and "minibatch" only).
@@ -275,7 +275,7 @@ def fit(net, X, Y, mode="batch", epochs=10, lr=0.1, batch_size=32, l2=0.0, optim
     net : MLP
     X, Y : dask arrays chunked by rows, or arrays (cut into `partitions` row blocks)
     mode : {"batch", "minibatch"}, default "batch"
-    epochs, lr, batch_size, l2, optimizer, momentum, shuffle, seed, patience, callback, progress
+    epochs, lr, batch_size, l2, optimizer, momentum, shuffle, seed, patience, callback, progress, on_start
         As in ``MLP.fit``.
     validation : (X_val, Y_val) or None
         Evaluated in this process after each epoch (dask arrays are computed once).
@@ -305,7 +305,7 @@ def fit(net, X, Y, mode="batch", epochs=10, lr=0.1, batch_size=32, l2=0.0, optim
     options = FitOptions.checked(mode=mode, epochs=epochs, lr=lr, batch_size=batch_size, l2=l2, momentum=momentum,
                                  optimizer=optimizer, shuffle=shuffle, seed=seed, gradient="backprop",
                                  schedule="constant", power_t=0.5, patience=patience, callback=callback,
-                                 progress=progress, n_threads=None)
+                                 progress=progress, n_threads=None, on_start=on_start)
     sync_every = checks.check_int(sync_every, "sync_every", 1)
     partitions = checks.check_int(partitions, "partitions", 1)
     if sync_every > 1 and mode != "minibatch":
@@ -341,7 +341,8 @@ class _Run:
 
         self.history = run_epochs(net, o, n, next_order, self._epoch,
                                   lambda: self._guarded(self.rows.loss_sum) / n + net.penalty(o.l2),
-                                  validator(net, X_val, Y_val, engine.workspace(net)), self.history)
+                                  validator(net, X_val, Y_val, engine.workspace(net)), self.history,
+                                  self.optimizer)
 
     def _spans(self, first, steps):
         """Per partition, its rows (lo, hi) for steps first, ..., first + steps - 1.

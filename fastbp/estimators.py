@@ -261,7 +261,7 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
                               stacklevel=3)
             batch = int(np.clip(self.batch_size, 1, n))
-        self._optimizer.start(net)
+        self._optimizer.start(net, carry=True)  # its own optimizer: the state goes on after unpickling too
         space = engine.workspace(net)
         grad = np.empty(net.n_params, net.dtype)
         rows = np.arange(n, dtype=np.int64)

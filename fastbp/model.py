@@ -1,14 +1,17 @@
 """The multilayer perceptron: one flat parameter buffer and the names that describe it."""
 import contextlib
+import errno
+import glob
 import os
+import stat
 import tempfile
 import threading
-import zipfile
+import time
 from pathlib import Path
 
 import numpy as np
 
-from . import checks, engine, kernels, names, training
+from . import checks, engine, kernels, names, npz, training
 from . import connectivity as sparse
 from .engine import aligned_zeros
 from .threads import using_threads
@@ -110,6 +113,7 @@ class MLP:
         self.input_mean = None  # set by standardize(): forward and training see (X - mean) / scale
         self.input_scale = None
         self._fitting = threading.Lock()  # held while fit runs: a second concurrent fit is refused
+        self._identity = object()  # what an optimizer's state is bound to (optimizers: start)
         self._initialise(rng)
         self._set_masks(sparse.check_connectivity(connectivity, sizes, rng))
 
@@ -294,7 +298,7 @@ class MLP:
 
     def fit(self, X, Y, mode="sgd", epochs=10, lr=0.1, batch_size=32, l2=0.0, momentum=0.0, optimizer="sgd",
             shuffle=True, seed=None, gradient="backprop", schedule="constant", power_t=0.5,
-            validation=None, patience=None, callback=None, progress=False, n_threads=None):
+            validation=None, patience=None, callback=None, progress=False, n_threads=None, on_start=None):
         """Train in place; returns a :class:`~fastbp.History`.
 
         Parameters
@@ -337,6 +341,9 @@ class MLP:
         n_threads : int or None
             Numba threads for the parallel kernels during this call (default: as set, all cores
             unless changed); restored afterwards.
+        on_start : callable() or None
+            Called once when the kernels are compiled and the first epoch begins (``fastbp
+            train`` says there that training has begun).
 
         Returns
         -------
@@ -345,15 +352,22 @@ class MLP:
             taken before its sample's own update) plus the L2 penalty at its end.
             Ctrl-C at any moment after compiling stops training (once the running kernel call
             returns) and keeps the model and history as they were after the last whole epoch
-            (``history.stopped == "interrupted"``).
+            (``history.stopped == "interrupted"``). ``history.initial_loss`` and ``final_loss``:
+            the exact loss before and after training (on up to 256 evenly spaced rows), and
+            ``history.ended_worse`` when the second is the larger (by less than the margin of
+            TrainingDiverged below).
 
         Raises
         ------
         TrainingDiverged
-            When the loss becomes NaN or inf, or grows beyond 1000 times its value before training
-            (taken on up to 256 evenly spaced rows), or beyond the square root of the dtype's
-            largest number; the parameters are restored
-            to the end of the previous epoch.
+            When the parameters or the loss become NaN or inf, or the loss grows beyond 10 times
+            the larger of its value before training and the loss of knowing nothing (log(classes)
+            per output for cross-entropy, 1 for the squared loss), or beyond the square root of the
+            dtype's largest number, or rises for 5 epochs in a row above its value before
+            training; also when the last epoch's updates take the exact loss there, or when
+            training ends more than 25% of the larger of those two losses above its start. The
+            parameters and the optimizer's state are put back to those of the newest whole epoch
+            whose exact loss is at most the loss before training, else to those before training.
         RuntimeError
             When ``fit`` is already running on this network in another thread.
         """
@@ -377,6 +391,8 @@ class MLP:
         masks of a sparse network and standardisation statistics, checked by the same rules as
         :meth:`load`. It is written to a temporary file in the same folder, flushed to disk, then renamed
         over ``path``: a save that fails or is killed midway leaves any earlier file at ``path`` as it was.
+        A later save to ``path`` removes the temporary files of killed saves (older than this process).
+        A read-only file at ``path`` is refused (PermissionError), as ``open`` would; another keeps its mode.
         """
         fields = dict(format=np.array(FILE_FORMAT), version=np.array(FILE_VERSION),
                       sizes=np.array(self.sizes, dtype=np.int64), hidden=np.array(self.hidden, dtype="U16"),
@@ -389,15 +405,22 @@ class MLP:
         except ValueError as exc:
             raise ValueError(f"cannot save this model: {exc}") from None
         path = Path(path)
+        if path.exists() and not os.access(path, os.W_OK):  # as open(path, "wb") would refuse it
+            raise PermissionError(errno.EACCES, "Permission denied: the file is read-only", str(path))
+        _remove_stale_parts(path)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, **fields)
                 f.flush()
                 os.fsync(f.fileno())
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)  # as open() would have made it, not mkstemp's 0600
+            if path.exists():  # the mode of the file it replaces
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+            else:  # as open() would have made it, not mkstemp's 0600
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.chmod(temporary, mode)
             os.replace(temporary, path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -413,24 +436,60 @@ class MLP:
         """
         path = Path(path)
         try:
-            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-                if not hasattr(f, "files"):
-                    raise ValueError("not an .npz archive")
-                data = {k: f[k] for k in f.files}
+            with npz.opened(path) as f:
+                data = _model_members(f)
             kwargs, params, mean, scale = model_fields(data)
+            net = cls(**kwargs)
         except FileNotFoundError:
             raise
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, MemoryError) as exc:
-            why = str(exc) if isinstance(exc, ValueError) else f"{exc.__class__.__name__}: {exc}"
-            if "allow_pickle" in why:
-                why = "it holds Python objects, which fastbp never writes"
+        except (OSError, ValueError, TypeError, MemoryError) as exc:
+            why = str(exc) if isinstance(exc, (ValueError, TypeError)) else f"{exc.__class__.__name__}: {exc}"
             raise ValueError(f"not a readable fastbp model file: {path} ({why})") from None
-        net = cls(**kwargs)
         net.params[:] = params
         if mean is not None:
             net.input_mean = mean.astype(net.dtype)
             net.input_scale = scale.astype(net.dtype)
         return net
+
+
+_IMPORTED = time.time()  # temporary files older than this are from saves of processes before this one
+
+
+def _remove_stale_parts(path):
+    """Remove the temporary files that killed saves to `path` left (save's names, older than this process)."""
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        with contextlib.suppress(OSError):
+            if part.stat().st_mtime < _IMPORTED:
+                part.unlink()
+
+
+#: a model file's members besides these are a few numbers or names each
+_LARGE_MEMBERS = ("params", "masks", "input_mean", "input_scale")
+_SMALL_MEMBER_BYTES = 1 << 16
+_NPY_HEADER_BYTES = 1 << 12
+
+
+def _model_members(archive):
+    """The members of a model file, each read only once its declared size fits what its sizes need.
+
+    The small members come first; "sizes" then bounds the others (an 800 MB params member of a
+    tiny network is refused before it is decompressed), after the memory check of the network.
+    """
+    data = {k: npz.member(archive, k, _SMALL_MEMBER_BYTES) for k in archive.files if k not in _LARGE_MEMBERS}
+    sizes = data.get("sizes")
+    if sizes is None or sizes.dtype.kind not in "iu" or sizes.ndim != 1 or sizes.size < 2 or sizes.min() < 1:
+        # model_fields says what is wrong with the sizes before it looks at the others, left unread
+        return dict(data, **{k: np.empty(0) for k in _LARGE_MEMBERS if k in archive.files})
+    sizes = [int(n) for n in sizes]
+    dtype = data.get("dtype")
+    check_memory(sizes, np.float64 if dtype is None or dtype.dtype.kind != "U" else check_dtype(str(dtype)))
+    n_edges = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    need = dict(params=8 * (n_edges + sum(sizes[1:])), masks=n_edges, input_mean=8 * sizes[0],
+                input_scale=8 * sizes[0])
+    for k in _LARGE_MEMBERS:
+        if k in archive.files:
+            data[k] = npz.member(archive, k, need[k] + _NPY_HEADER_BYTES)
+    return data
 
 
 def _text(data, key):
@@ -476,7 +535,7 @@ def model_fields(data):
     if params.dtype.kind != "f":
         raise ValueError(f"params must be real floating-point numbers, got {params.dtype}")
     if params.shape != (n_params,):
-        raise ValueError(f"sizes {sizes} need {n_params} parameters, the file has {params.size}")
+        raise ValueError(f"sizes {sizes} need params of shape ({n_params},), the file has shape {params.shape}")
     if not np.all(np.isfinite(params)):
         raise ValueError("its parameters contain NaN or inf")
     masks = sparse.unpack(data["masks"], sizes) if "masks" in data else None

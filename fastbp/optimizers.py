@@ -1,13 +1,13 @@
 """Optimizers: objects that own their state and their update kernels.
 
 An optimizer is bound to a model by :meth:`start` (which allocates its state, or keeps it
-when it already fits the model: a second ``fit`` with the same optimizer object goes on
-from where the first stopped), compiles its kernels in :meth:`warm_up`, runs a minibatch
-(or batch) epoch as one compiled call in :meth:`minibatch_epoch`, a per-sample epoch with
-the update fused into backpropagation in :meth:`online_epoch` (``mode="sgd"``), and applies
-a whole gradient in :meth:`step` (training on numerical gradients). A new
-optimizer is one class here, its kernels in ``kernels/``, and a reference function in
-``tests/reference.py``.
+when it was started on the same model: a second ``fit`` of that model with the same optimizer
+object goes on from where the first stopped, and a ``fit`` of another model starts afresh),
+compiles its kernels in :meth:`warm_up`, runs a minibatch (or batch) epoch as one compiled call
+in :meth:`minibatch_epoch`, a per-sample epoch with the update fused into backpropagation in
+:meth:`online_epoch` (``mode="sgd"``), and applies a whole gradient in :meth:`step` (training
+on numerical gradients). A new optimizer is one class here, its kernels in ``kernels/``, and a
+reference function in ``tests/reference.py``.
 """
 import numpy as np
 
@@ -18,14 +18,22 @@ from .engine import aligned_zeros
 class _Optimizer:
     """What every optimizer shares: the state check, the warm-up, the minibatch kernel's set-up."""
 
-    def _fits(self, state, net):
-        return state is not None and state.shape == (net.n_params,) and state.dtype == net.dtype
+    def start(self, net, carry=False):
+        """Bind to `net`: fresh state, unless the state was started on `net` and fits it (then it goes on).
 
-    def _masked(self, net):
-        """Zero the state of `net`'s masked weights (it may come from before a prune): their steps stay 0."""
-        for name in self._state_names:
+        carry: keep state that fits though it was started on another network (a Dask worker's copy of
+        the model, in the same run).
+        """
+        if not (all(self._fits(getattr(self, name), net) for name in self._state_names)
+                and (carry or self._owner is net._identity)):
+            self._fresh(net)
+        self._owner = net._identity
+        for name in self._state_names:  # the masked weights' state is 0 (it may come from before a prune)
             net._zero_masked(getattr(self, name))
         return self
+
+    def _fits(self, state, net):
+        return state is not None and state.shape == (net.n_params,) and state.dtype == net.dtype
 
     def warm_up(self, net, X, Y, space, grad, mode, batch):
         """Compile (or load from the cache) this optimizer's kernel for the run: calls that change nothing."""
@@ -101,15 +109,13 @@ class SGD(_Optimizer):
             raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
         self.nesterov = bool(nesterov)
         self.velocity = None
+        self._owner = None  # the identity of the network the state belongs to
 
     def __repr__(self):
         return f"SGD(momentum={self.momentum}, nesterov={self.nesterov})"
 
-    def start(self, net):
-        """Bind to `net`: zero velocity, unless the state already fits the model (then it goes on)."""
-        if not self._fits(self.velocity, net):
-            self.velocity = aligned_zeros(net.n_params, net.dtype)
-        return self._masked(net)
+    def _fresh(self, net):
+        self.velocity = aligned_zeros(net.n_params, net.dtype)
 
     def _rate(self, lr, T):
         return T(lr)
@@ -145,7 +151,7 @@ class Adam(_Optimizer):
     (sqrt(v) + epsilon)`` (the paper's "epsilon hat" form, as scikit-learn's ``solver="adam"``).
     In ``mode="sgd"`` each sample takes one step, fused into backpropagation; in ``minibatch``
     and ``batch`` each batch takes one. The state (m, v, t) lives here: passing the same object
-    to a second ``fit`` goes on from where the first stopped.
+    to a second ``fit`` of the same network goes on from where the first stopped (of another, starts afresh).
 
     Parameters
     ----------
@@ -173,18 +179,16 @@ class Adam(_Optimizer):
         self.epsilon_hat = bool(epsilon_hat)
         self.m = self.v = None
         self.t = 0
+        self._owner = None  # the identity of the network the state belongs to
 
     def __repr__(self):
         return (f"Adam(beta1={self.beta1}, beta2={self.beta2}, epsilon={self.epsilon}, "
                 f"epsilon_hat={self.epsilon_hat})")
 
-    def start(self, net):
-        """Bind to `net`: zero moments and t = 0, unless the state already fits the model (then it goes on)."""
-        if not (self._fits(self.m, net) and self._fits(self.v, net)):
-            self.m = aligned_zeros(net.n_params, net.dtype)
-            self.v = aligned_zeros(net.n_params, net.dtype)
-            self.t = 0
-        return self._masked(net)
+    def _fresh(self, net):
+        self.m = aligned_zeros(net.n_params, net.dtype)
+        self.v = aligned_zeros(net.n_params, net.dtype)
+        self.t = 0
 
     def _powers(self):
         """[beta1^t, beta2^t] of the next step, which the kernels advance step by step."""

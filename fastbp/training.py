@@ -22,7 +22,11 @@ SCHEDULES = {"constant": "constant", "invscaling": "invscaling"}
 
 
 class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or inf; the parameters were restored to the last finite ones."""
+    """Training diverged (see ``MLP.fit``); the parameters and the optimizer's state were put back.
+
+    They are those of the last whole epoch whose exact loss was finite and at most the loss before
+    training, or else those before training.
+    """
 
 
 @dataclass
@@ -39,6 +43,9 @@ class History:
     compile_seconds: time to compile the kernels (or load them from the cache) before epoch 1.
     stopped: "completed", "early_stopping", "callback" or "interrupted" (Ctrl-C).
     best_epoch: the epoch whose parameters the model holds after early stopping (1-based).
+    initial_loss, final_loss: the exact loss (L2 penalty included) of the parameters before training
+    and of those the model holds at the end, on the same rows (up to DIVERGENCE_PROBE_ROWS of the
+    training data, evenly spaced; all of them on a cluster). ``ended_worse`` compares them.
     """
 
     loss: list = field(default_factory=list)
@@ -50,9 +57,20 @@ class History:
     compile_seconds: float = 0.0
     stopped: str = "completed"
     best_epoch: int = 0
+    initial_loss: float = float("nan")
+    final_loss: float = float("nan")
 
     def __len__(self):
         return len(self.loss)
+
+    @property
+    def ended_worse(self):
+        """True when training ended with a higher loss than it began with (final_loss > initial_loss).
+
+        Higher by at most ENDED_WORSE_MARGIN (see there), that is: further above, fit raises
+        TrainingDiverged.
+        """
+        return bool(self.final_loss > self.initial_loss)
 
     def samples_per_second(self):
         """Throughput over all epochs: samples seen / update seconds."""
@@ -83,10 +101,11 @@ class FitOptions:
     callback: object
     progress: bool | None
     n_threads: int | None
+    on_start: object = None
 
     @classmethod
     def checked(cls, mode, epochs, lr, batch_size, l2, momentum, optimizer, shuffle, seed, gradient, schedule,
-                power_t, patience, callback, progress, n_threads):
+                power_t, patience, callback, progress, n_threads, on_start=None):
         """Validate every option (a TypeError or ValueError naming the first bad one)."""
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
@@ -94,6 +113,8 @@ class FitOptions:
             patience = checks.check_int(patience, "patience", 1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
+        if on_start is not None and not callable(on_start):
+            raise TypeError(f"on_start must be callable, got {on_start!r}")
         if progress is not None and not isinstance(progress, (bool, np.bool_)):
             raise TypeError(f"progress must be True, False or None, got {progress!r}")
         momentum = checks.check_float(momentum, "momentum", low=0.0, high=1.0, high_open=True)
@@ -119,7 +140,7 @@ class FitOptions:
                    gradient=checks.check_choice(gradient, "gradient", GRADIENTS),
                    schedule=checks.check_choice(schedule, "schedule", SCHEDULES),
                    power_t=checks.check_float(power_t, "power_t", low=0.0), patience=patience, callback=callback,
-                   progress=progress, n_threads=n_threads)
+                   progress=progress, n_threads=n_threads, on_start=on_start)
 
 
 def train(net, X, Y, validation, options):
@@ -192,9 +213,10 @@ def _epochs(net, X, Y, X_val, Y_val, o, step_rows, unchecked):
     online = o.mode == "sgd" and o.gradient == "backprop"
     eps = default_eps(net.dtype, "central")
 
+    probe = _probe_rows(n)
     history = History()
     start = time.perf_counter()
-    _warm_up(net, X, Y, optimizer, grad, space, online, o.gradient, step_rows, X_val, Y_val)
+    _warm_up(net, X, Y, optimizer, grad, space, online, o.gradient, step_rows, X_val, Y_val, probe.shape[0])
     history.compile_seconds = time.perf_counter() - start
 
     def run_epoch(order, lr, bar):
@@ -233,18 +255,19 @@ def _epochs(net, X, Y, X_val, Y_val, o, step_rows, unchecked):
         unchecked = False
         return total
 
-    def initial_loss():
-        probe = np.unique(np.linspace(0, n - 1, min(n, DIVERGENCE_PROBE_ROWS)).astype(np.int64))
-        # per-sample SGD compiles no matrix kernel for it: `fastbp train`'s first run stays quick
-        return (net._forward(X[probe], Y[probe], space, False, allow_matrices=not online)[0] / probe.shape[0]
-                + net.penalty(o.l2))
+    def probe_loss():
+        """The exact loss at the current parameters on up to DIVERGENCE_PROBE_ROWS rows, evenly spaced."""
+        loss = net._forward(X[probe], Y[probe], space, False, allow_matrices=not online)[0] / probe.shape[0]
+        if loss != loss and unchecked:  # a NaN in X, not yet looked for: a ValueError naming its row
+            checks.check_finite(X, "X")
+        return loss + net.penalty(o.l2)
 
     def next_order():
         return o.seed.permutation(n) if o.shuffle else in_order
 
     before = net.params.copy()  # the first epoch's restore point, and run_epochs' (one copy for both)
-    return run_epochs(net, o, n, next_order, run_epoch, initial_loss, validator(net, X_val, Y_val, space), history,
-                      step_bar=o.gradient == "numerical", before=before)
+    return run_epochs(net, o, n, next_order, run_epoch, probe_loss, validator(net, X_val, Y_val, space), history,
+                      optimizer, step_bar=o.gradient == "numerical", before=before)
 
 
 def validator(net, X_val, Y_val, space):
@@ -259,33 +282,55 @@ def validator(net, X_val, Y_val, space):
     return validate
 
 
-def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history, step_bar=False, before=None):
+def run_epochs(net, o, n, next_order, run_epoch, exact_loss, validate, history, optimizer, step_bar=False,
+               before=None):
     """The epoch loop of `fit` (and of fastbp.distributed.fit): history, progress, divergence, patience, callback.
 
     Per epoch: ``order = next_order()``, then ``run_epoch(order, lr, bar)`` (timed) returns the summed
     per-sample loss of the epoch's n samples; ``validate()`` gives (validation loss, accuracy or None);
-    ``initial_loss()`` the loss at the current parameters, called with the parameters before training
-    in place, and only when an epoch's loss passes DIVERGED_GROWTH (the divergence limit is at least
-    that, whatever the loss before training). step_bar: a bar over the epoch's samples too, handed to
-    run_epoch (else None). before: a copy of the parameters before training that the caller made and
-    does not change (else one is made here).
+    ``exact_loss()`` the loss at the current parameters (before training, at the end, and to choose
+    the parameters to put back after a divergence). optimizer: the started optimizer, whose state is
+    put back with the parameters. step_bar: a bar over the epoch's samples too, handed to run_epoch
+    (else None). before: a copy of the parameters before training that the caller made and does not
+    change (else one is made here).
     """
     validation = validate is not None
+    first = (0, net.params.copy() if before is None else before, optimizer.snapshot())
+    limit = end_limit = np.inf
     epoch_bar = _bar(o.epochs, f"{o.mode} {o.gradient}", o.progress)
     best = (np.inf, None, 0)
-    done = (0, net.params.copy() if before is None else before)  # (whole epochs, the parameters after them)
-    first = done[1]
-    seen = 0
+    done = previous = first  # (whole epochs, the parameters and optimizer state after them)
+    seen = rises = 0
 
-    def loss_before_training():
-        now = net.params.copy()
-        net.params[:] = first
-        try:
-            return initial_loss()
-        finally:
-            net.params[:] = now
+    def diverged(epoch, why, candidates):
+        """Put back a model that did not diverge, and raise TrainingDiverged.
+
+        That is the newest of `candidates` (whole epochs) whose exact loss is finite and at most the
+        loss before training, or else the parameters before training.
+        """
+        back, kept = first, f"those before training (loss {history.initial_loss:.4g})"
+        for candidate in candidates:
+            if candidate[0] == 0:
+                break
+            net.params[:] = candidate[1]
+            loss = exact_loss()
+            if loss <= history.initial_loss:  # False for NaN
+                back, kept = candidate, f"the end of epoch {candidate[0]} (loss {loss:.4g})"
+                break
+        net.params[:] = back[1]
+        optimizer.restore(back[2])
+        epoch_bar.close()
+        raise TrainingDiverged(
+            f"training diverged in epoch {epoch}: {why} (it was {history.initial_loss:.4g} before training); the "
+            f"parameters and the optimizer's state were restored to {kept}. Try a smaller learning rate "
+            f"(lr={o.lr}).")
 
     try:  # Ctrl-C anywhere in here keeps the model and history of the last whole epoch
+        history.initial_loss = exact_loss()
+        limit = _divergence_limit(history.initial_loss, net)
+        end_limit = _end_limit(history.initial_loss, net)
+        if o.on_start is not None:
+            o.on_start()
         for epoch in range(1, o.epochs + 1):
             lr = o.lr / (seen + 1) ** o.power_t if o.schedule == "invscaling" else o.lr
             lr = float(net.dtype.type(lr))  # the rate the kernels apply, in the model's dtype
@@ -297,17 +342,11 @@ def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history
             if inner is not None:
                 inner.close()
             loss = float(seen_loss) / n + net.penalty(o.l2)
-            finite = bool(np.all(np.isfinite(net.params)))
-            if not (finite and loss <= DIVERGED_GROWTH):  # no limit lies below DIVERGED_GROWTH
-                initial = loss_before_training()
-                limit = _divergence_limit(initial, net.dtype)
-                if not (finite and loss <= limit):
-                    net.params[:] = done[1]
-                    epoch_bar.close()
-                    raise TrainingDiverged(
-                        f"training diverged in epoch {epoch}: the loss became {loss:.4g}, beyond {limit:.4g} "
-                        f"(it was {initial:.4g} before training); the parameters were restored to the end of "
-                        f"epoch {epoch - 1}. Try a smaller learning rate (lr={o.lr}).")
+            rises = rises + 1 if history.loss and history.initial_loss < history.loss[-1] < loss else 0
+            if not (np.all(np.isfinite(net.params)) and loss <= limit):
+                diverged(epoch, f"the loss became {loss:.4g}, beyond {limit:.4g}", (done, previous))
+            if rises >= RISING_EPOCHS:
+                diverged(epoch, f"the loss rose for {rises} epochs in a row, to {loss:.4g}", (done, previous))
             seen += n
             history.loss.append(loss)
             history.seconds.append(seconds)
@@ -318,7 +357,7 @@ def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history
                 history.val_loss.append(val_loss)
                 if val_accuracy is not None:
                     history.val_accuracy.append(val_accuracy)
-            done = (epoch, net.params.copy())  # from here on, this epoch is whole
+            previous, done = done, (epoch, net.params.copy(), optimizer.snapshot())  # this epoch is whole
             fields = dict(loss=f"{loss:.4g}", samples_per_s=f"{n / max(seconds, 1e-12):,.0f}")
             if history.val_accuracy:
                 fields["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
@@ -338,43 +377,84 @@ def run_epochs(net, o, n, next_order, run_epoch, initial_loss, validate, history
         if o.patience is not None and best[1] is not None:
             net.params[:] = best[1]
             history.best_epoch = best[2]
+        history.final_loss = exact_loss()
+        if not history.final_loss <= limit:  # the last epoch's updates, which no epoch's loss has seen
+            diverged(done[0], f"its updates took the loss to {history.final_loss:.4g}, beyond {limit:.4g}",
+                     (done, previous))
+        if not history.final_loss <= end_limit:
+            diverged(done[0], f"training ended at loss {history.final_loss:.4g}, above {end_limit:.4g}",
+                     (done, previous))
     except KeyboardInterrupt:
         whole = done[0]
         for name in ("loss", "val_loss", "val_accuracy", "seconds", "samples", "lr"):
             del getattr(history, name)[whole:]
         net.params[:] = done[1]
+        optimizer.restore(done[2])
         history.stopped = "interrupted"
         history.best_epoch = 0
+        history.final_loss = float("nan")
     epoch_bar.close()
     return history
 
 
-#: training has diverged when the loss exceeds this many times its value before training (or 1)
-DIVERGED_GROWTH = 1e3
+#: training has diverged when the loss exceeds this many times its value before training, or than
+#: the loss of knowing nothing (see _uninformed_loss), whichever is larger
+DIVERGED_GROWTH = 10.0
+#: training has diverged when the epoch's loss, above its value before training, rose this many epochs in a row
+RISING_EPOCHS = 5
+#: training has diverged when it ends above its loss before training by more than this fraction of
+#: the larger of that loss and the loss of knowing nothing (less counts as noise: History.ended_worse)
+ENDED_WORSE_MARGIN = 0.25
 #: the loss before training is taken on at most this many rows, evenly spaced
 DIVERGENCE_PROBE_ROWS = 256
 
 
 def _safe_loss(dtype):
-    """A loss beyond this is out of the dtype's safe range: its square overflows."""
+    """The largest loss (and parameter) that is surely not an overflow: sqrt of the dtype's max."""
     return float(np.sqrt(np.finfo(dtype).max))
 
 
-def _divergence_limit(initial, dtype):
-    """The largest loss that still counts as training.
+def _uninformed_loss(net):
+    """The loss of knowing nothing, a floor of the divergence limits.
 
-    DIVERGED_GROWTH times the loss before training (at least times 1), within the dtype's safe range.
+    For cross-entropy log(classes) (uniform predictions; log 2 per output for a sigmoid output), and
+    1 for the squared loss (the targets' scale is not known).
     """
-    return min(DIVERGED_GROWTH * max(initial, 1.0), _safe_loss(dtype))
+    if net.loss_name == "cross_entropy":
+        return float(np.log(net.sizes[-1]) if net.output == "softmax" else net.sizes[-1] * np.log(2.0))
+    return 1.0
 
 
-def _warm_up(net, X, Y, optimizer, grad, space, online, gradient, step_rows, X_val, Y_val):
+def _divergence_limit(initial, net):
+    """The largest loss that still counts as training, within the dtype's safe range.
+
+    DIVERGED_GROWTH times the larger of the loss before training and the loss of knowing nothing.
+    """
+    if not initial <= _safe_loss(net.dtype):  # NaN or beyond: only the dtype's range is left to check
+        return _safe_loss(net.dtype)
+    return min(DIVERGED_GROWTH * max(initial, _uninformed_loss(net)), _safe_loss(net.dtype))
+
+
+def _end_limit(initial, net):
+    """The largest loss that training may end at: ENDED_WORSE_MARGIN above its start (see there)."""
+    if not initial <= _safe_loss(net.dtype):
+        return _safe_loss(net.dtype)
+    return min(initial + ENDED_WORSE_MARGIN * max(initial, _uninformed_loss(net)), _safe_loss(net.dtype))
+
+
+def _probe_rows(n):
+    """The rows of the exact losses of run_epochs: up to DIVERGENCE_PROBE_ROWS of n, evenly spaced."""
+    return np.unique(np.linspace(0, n - 1, min(n, DIVERGENCE_PROBE_ROWS)).astype(np.int64))
+
+
+def _warm_up(net, X, Y, optimizer, grad, space, online, gradient, step_rows, X_val, Y_val, n_probe):
     """Compile (or load from the cache) the kernels this run needs, and no others, before any timing.
 
-    Calls on no rows, which change nothing. A forward pass is compiled for the validation data and the
-    numerical gradient's losses only: the loss before training is wanted only when a loss has grown.
+    Calls on no rows, which change nothing: the epoch's kernel, and forward passes for the n_probe rows
+    of the exact losses, for the validation data and for the numerical gradient's losses.
     """
     none = np.arange(0, dtype=np.int64)
+    net._forward(X[:0], Y[:0], space, False, allow_matrices=not online, like_rows=n_probe)
     if X_val is not None:
         net._forward(X_val[:0], Y_val[:0], space, net.is_classifier, like_rows=X_val.shape[0])
     if online:

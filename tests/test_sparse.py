@@ -197,7 +197,7 @@ def test_prune_a_dense_network_and_keep_training(rng):
     net.prune(0.5)
     assert net.density == pytest.approx(0.5, abs=0.01)
     net.fit(X, Y, mode="minibatch", epochs=2, lr=0.1, optimizer=opt, seed=0)
-    net.fit(X, Y, mode="sgd", epochs=1, lr=0.1, optimizer=opt, seed=0)
+    net.fit(X, Y, mode="sgd", epochs=1, lr=0.01, optimizer=opt, seed=0)
     assert np.all(net.params[~flat_mask(net)] == 0)
 
 

@@ -155,7 +155,7 @@ def test_sgd_with_the_fused_next_forward_matches_reference(rng, momentum, l2):
     X, Y = random_problem(rng, sizes, n=12)
     seen = []
     network, _ = ref.sgd_nn(ref.unflatten(net.params, sizes), X, Y, range(12), acts_of(net), "squared",
-                            eta=0.01, momentum=momentum, l2=l2, seen=seen)
-    history = net.fit(X, Y, mode="sgd", epochs=1, lr=0.01, momentum=momentum, l2=l2, shuffle=False)
+                            eta=0.002, momentum=momentum, l2=l2, seen=seen)
+    history = net.fit(X, Y, mode="sgd", epochs=1, lr=0.002, momentum=momentum, l2=l2, shuffle=False)
     np.testing.assert_allclose(net.params, ref.flatten(network), rtol=1e-10, atol=1e-12)
     assert history.loss[-1] == pytest.approx(np.mean(seen) + ref.penalty(network, l2), rel=1e-10)
