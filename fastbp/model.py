@@ -365,7 +365,8 @@ class MLP:
             per output for cross-entropy, 1 for the squared loss), or beyond the square root of the
             dtype's largest number, or rises for 5 epochs in a row above its value before
             training; also when the last epoch's updates take the exact loss there, or when
-            training ends more than 25% of the larger of those two losses above its start. The
+            training ends more than 25% of the larger of those two losses above its start, or
+            above its start after 5 or more epochs none of which got below it. The
             parameters and the optimizer's state are put back to those of the newest whole epoch
             whose exact loss is at most the loss before training, else to those before training.
         RuntimeError

@@ -384,6 +384,10 @@ def run_epochs(net, o, n, next_order, run_epoch, exact_loss, validate, history, 
         if not history.final_loss <= end_limit:
             diverged(done[0], f"training ended at loss {history.final_loss:.4g}, above {end_limit:.4g}",
                      (done, previous))
+        if (len(history) >= RISING_EPOCHS and history.final_loss > history.initial_loss
+                and min(history.loss) > history.initial_loss):
+            diverged(done[0], f"the loss stayed above its start in all {len(history)} epochs and ended at "
+                              f"{history.final_loss:.4g}", (done, previous))
     except KeyboardInterrupt:
         whole = done[0]
         for name in ("loss", "val_loss", "val_accuracy", "seconds", "samples", "lr"):
@@ -400,7 +404,8 @@ def run_epochs(net, o, n, next_order, run_epoch, exact_loss, validate, history, 
 #: training has diverged when the loss exceeds this many times its value before training, or than
 #: the loss of knowing nothing (see _uninformed_loss), whichever is larger
 DIVERGED_GROWTH = 10.0
-#: training has diverged when the epoch's loss, above its value before training, rose this many epochs in a row
+#: training has diverged when the epoch's loss, above its value before training, rose this many epochs in a row;
+#: or when it ran at least this many epochs, none of them below the loss before training, and ended above it
 RISING_EPOCHS = 5
 #: training has diverged when it ends above its loss before training by more than this fraction of
 #: the larger of that loss and the loss of knowing nothing (less counts as noise: History.ended_worse)

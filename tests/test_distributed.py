@@ -54,8 +54,8 @@ def test_gradient_of_dask_arrays_with_uneven_chunks_and_standardized_inputs(clie
 def test_batch_training_equals_in_memory(client, data):
     X, y = data
     a, b = new_net(), new_net()
-    ha = fd.fit(a, X, y, mode="batch", epochs=8, lr=0.5, l2=1e-3, optimizer="adam", client=client)
-    hb = b.fit(X, y, mode="batch", epochs=8, lr=0.5, l2=1e-3, optimizer="adam")
+    ha = fd.fit(a, X, y, mode="batch", epochs=8, lr=0.05, l2=1e-3, optimizer="adam", client=client)
+    hb = b.fit(X, y, mode="batch", epochs=8, lr=0.05, l2=1e-3, optimizer="adam")
     assert relative(a.params, b.params) < 1e-10
     np.testing.assert_allclose(ha.loss, hb.loss, rtol=1e-10)
     assert len(ha) == 8 and ha.samples[-1] == 8 * 600
