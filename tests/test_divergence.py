@@ -36,22 +36,26 @@ def classifier(seed=0):
 
 
 def diverges_cleanly(net, X, Y, match=r"training diverged in epoch \d+: ", **options):
-    """fit raises TrainingDiverged (its message matching `match`) and leaves a model whose exact loss
-    is finite and at most its loss before; returns (the message, that loss before)."""
+    """fit raises TrainingDiverged (its message matching `match`); returns (the message, the exact
+    loss before, the exact loss of the model it leaves)."""
     before = net.loss(X, Y)
     with pytest.raises(fastbp.TrainingDiverged, match=match) as error:
         net.fit(X, Y, **options)
-    after = net.loss(X, Y)
-    assert np.isfinite(after) and after <= before
-    return str(error.value), before
+    return str(error.value), before, net.loss(X, Y)
+
+
+def restored(before, after):
+    """The model left after a divergence: finite, and no worse than before training."""
+    return bool(np.isfinite(after) and after <= before)
 
 
 @pytest.mark.parametrize("mode, lr, optimizer", [("minibatch", 1000, "sgd"), ("batch", 1000, "sgd"),
                                                  ("sgd", 30, "sgd"), ("sgd", 30, "adam")])
 def test_a_loss_far_above_its_start_is_a_divergence(problem, mode, lr, optimizer):
     """Blow-ups below the old 1000x line (ending at loss 105-309 from 1.487) were reported as completed."""
-    diverges_cleanly(classifier(), *problem, r"training diverged in epoch \d+: ", mode=mode, lr=lr,
-                     optimizer=optimizer, epochs=20, seed=0)
+    _, before, after = diverges_cleanly(classifier(), *problem, mode=mode, lr=lr, optimizer=optimizer, epochs=20,
+                                        seed=0)
+    assert restored(before, after)
 
 
 def test_a_loss_that_keeps_rising_is_a_divergence():
@@ -61,23 +65,26 @@ def test_a_loss_that_keeps_rising_is_a_divergence():
     X = rng.normal(size=(50, 2))
     Y = X @ np.array([[1.0], [2.0]])
     net = fastbp.MLP([2, 1], hidden="identity", output="identity", seed=0)
-    message, before = diverges_cleanly(net, X, Y, r"the loss rose for 5 epochs in a row", mode="batch", lr=1.8,
-                                       epochs=60)
+    message, before, after = diverges_cleanly(net, X, Y, r"the loss rose for 5 epochs in a row", mode="batch",
+                                              lr=1.8, epochs=60)
     assert float(re.search(r"in a row, to ([\d.]+) ", message).group(1)) < 10 * before
+    assert restored(before, after)
 
 
 def test_training_that_ends_well_above_its_start_is_a_divergence(problem):
     """lr=10 on the issue's classifier oscillates between 1.6 and 7 without a 10x blow-up."""
-    diverges_cleanly(classifier(), *problem, r"training ended at loss .*, above [\d.]+ ", mode="batch", lr=10,
-                     epochs=30)
+    _, before, after = diverges_cleanly(classifier(), *problem, r"training ended at loss .*, above [\d.]+ ",
+                                        mode="batch", lr=10, epochs=30)
+    assert restored(before, after)
 
 
 def test_training_that_never_gets_below_its_start_is_a_divergence():
     """Adam at lr=10 kills the sweep's sparse relu regressor in its first epoch: 19 epochs at 1.02-1.09
     times the start, ending 2.4% above it, within the end's margin."""
     net, X, Y = sweep.problem("regressor", True)
-    diverges_cleanly(net, X, Y, r"the loss stayed above its start in all 20 epochs and ended at", mode="sgd", lr=10,
-                     optimizer="adam", epochs=20, seed=0)
+    _, before, after = diverges_cleanly(net, X, Y, r"the loss stayed above its start in all 20 epochs and ended at",
+                                        mode="sgd", lr=10, optimizer="adam", epochs=20, seed=0)
+    assert restored(before, after)
 
 
 @pytest.mark.parametrize("mode", ["minibatch", "batch"])
@@ -86,8 +93,9 @@ def test_the_restored_classifier_is_not_itself_diverged(problem, mode, optimizer
     """The last updates of the epoch before the one that blew up were never checked: lr=1e6 left 5.27e5."""
     X, y = problem
     net = classifier()
-    _, before = diverges_cleanly(net, X, y, r"restored to (the end of epoch \d+|those before training)", mode=mode,
-                                 lr=1e6, optimizer=optimizer, epochs=20, seed=0)
+    _, before, after = diverges_cleanly(net, X, y, r"restored to (the end of epoch \d+|those before training)",
+                                        mode=mode, lr=1e6, optimizer=optimizer, epochs=20, seed=0)
+    assert restored(before, after)
     net.fit(X, y, mode=mode, lr=0.01, optimizer=optimizer, epochs=2, seed=0)  # measured from a sane start
     assert net.loss(X, y) <= before
 
@@ -98,13 +106,16 @@ def test_the_restored_regressor_is_not_itself_diverged(mode):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 4))
     Y = 100 * rng.normal(size=(60, 2))
-    diverges_cleanly(fastbp.MLP([4, 8, 2], hidden="relu", seed=0), X, Y, mode=mode, lr=1.0, epochs=20, seed=0)
+    _, before, after = diverges_cleanly(fastbp.MLP([4, 8, 2], hidden="relu", seed=0), X, Y, mode=mode, lr=1.0,
+                                        epochs=20, seed=0)
+    assert restored(before, after)
 
 
 def test_the_restored_model_of_the_last_epoch_is_checked(problem):
     """A divergence in the last epoch's final updates, seen only by the exact loss at the end."""
-    diverges_cleanly(classifier(), *problem, r"diverged in epoch 1: its updates took the loss to", mode="batch",
-                     lr=1e6, epochs=1)
+    _, before, after = diverges_cleanly(classifier(), *problem, r"diverged in epoch 1: its updates took the loss to",
+                                        mode="batch", lr=1e6, epochs=1)
+    assert restored(before, after)
 
 
 @pytest.mark.parametrize("make", [lambda: SGD(momentum=0.9), Adam], ids=["momentum", "adam"])
