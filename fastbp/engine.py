@@ -126,8 +126,8 @@ def threaded(net, m):
     return m * net.n_edges >= PARALLEL_MIN_WORK and numba.get_num_threads() > 1
 
 
-def _matrix_kernel(net, m):
-    return kernels.matrix_parallel if threaded(net, m) else kernels.matrix_serial
+def _matrix_kernel(net, m, serial=False):
+    return kernels.matrix_parallel if threaded(net, m) and not serial else kernels.matrix_serial
 
 
 class _MatrixCall:
@@ -159,14 +159,16 @@ def matrix_call(matrices):
     return _MatrixCall() if matrices else contextlib.nullcontext()
 
 
-def _matrix_pass(net, m, check, **args):
-    """The matrix kernel over m rows (not updating); returns its summed loss. check: as in batch_gradient.
+def _matrix_pass(net, m, check, serial=False, **args):
+    """The matrix kernel over m rows (not updating); returns its summed loss.
+
+    check: as in batch_gradient. serial: on one thread, whatever m (the same bits).
 
     The kernel's check answers NaN for a NaN or inf in X, and also for a product that overflowed or
     a NaN loss (non-finite parameters): check_finite then tells which, naming `check` if X; for the
     others the call runs again without the check, for its own sum (rare inputs pay twice).
     """
-    kernel = _matrix_kernel(net, m)
+    kernel = _matrix_kernel(net, m, serial)
     with matrix_call(True):
         c = kernel(check=check is not None, update=False, decay=net.dtype.type(0), **args)
     if check and c != c:
@@ -206,13 +208,15 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None, l
     return float(c) if summed else float(c) / m
 
 
-def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True, check=None, like_rows=None):
+def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True, check=None, like_rows=None, serial=False):
     """(summed loss over the rows of X, or 0 when Y is None; the outputs, or none unless asked): one pass.
 
     rows: the rows to use (default all, in order). Many rows of a large enough network run as
     matrices (kernels.blocked), others sample by sample; allow_matrices=False keeps to the per-sample
     kernel (so that a run that needs no other compiles no other). check: as in batch_gradient.
     like_rows: pick the kernel that like_rows rows would run (a warm-up on no rows compiles it).
+    serial: on one thread (the same bits): for a few rows, where the run's other kernels are serial
+    and a parallel build would be compiled for this call alone.
     """
     rows = np.arange(X.shape[0], dtype=np.int64) if rows is None else rows
     m = rows.shape[0]
@@ -220,7 +224,7 @@ def forward(net, X, Y, space, outputs, rows=None, allow_matrices=True, check=Non
     args = dict(net.kernel_args(), loss=kernels.NO_LOSS if Y is None else net.loss_code, X=X,
                 Y=out if Y is None else Y, rows=rows, out=out)
     if allow_matrices and uses_matrices(net, m if like_rows is None else like_rows):
-        c = _matrix_pass(net, m if like_rows is None else like_rows, check, grad=None, work=space.matrix(m),
+        c = _matrix_pass(net, m if like_rows is None else like_rows, check, serial, grad=None, work=space.matrix(m),
                          scale=net.dtype.type(1), **args)
     else:
         if check:

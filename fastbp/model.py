@@ -259,10 +259,10 @@ class MLP:
         """Network outputs a^L for each row of X: (n_samples, sizes[-1])."""
         return self._forward(self._inputs(X, finite=False), None, engine.workspace(self), True, check="X")[1]
 
-    def _forward(self, X, Y, space, outputs, allow_matrices=True, check=None, like_rows=None):
+    def _forward(self, X, Y, space, outputs, allow_matrices=True, check=None, like_rows=None, serial=False):
         """(summed loss over the rows, or 0 when Y is None; outputs, or no rows unless asked): one pass."""
         return engine.forward(self, X, Y, space, outputs, allow_matrices=allow_matrices, check=check,
-                              like_rows=like_rows)
+                              like_rows=like_rows, serial=serial)
 
     def penalty(self, l2):
         """0.5 * l2 * sum of squared weights (biases excluded)."""

@@ -257,7 +257,8 @@ def _epochs(net, X, Y, X_val, Y_val, o, step_rows, unchecked):
 
     def probe_loss():
         """The exact loss at the current parameters on up to DIVERGENCE_PROBE_ROWS rows, evenly spaced."""
-        loss = net._forward(X[probe], Y[probe], space, False, allow_matrices=not online)[0] / probe.shape[0]
+        loss = net._forward(X[probe], Y[probe], space, False, allow_matrices=not online, serial=True)[0]
+        loss /= probe.shape[0]
         if loss != loss and unchecked:  # a NaN in X, not yet looked for: a ValueError naming its row
             checks.check_finite(X, "X")
         return loss + net.penalty(o.l2)
@@ -459,7 +460,7 @@ def _warm_up(net, X, Y, optimizer, grad, space, online, gradient, step_rows, X_v
     of the exact losses, for the validation data and for the numerical gradient's losses.
     """
     none = np.arange(0, dtype=np.int64)
-    net._forward(X[:0], Y[:0], space, False, allow_matrices=not online, like_rows=n_probe)
+    net._forward(X[:0], Y[:0], space, False, allow_matrices=not online, like_rows=n_probe, serial=True)
     if X_val is not None:
         net._forward(X_val[:0], Y_val[:0], space, net.is_classifier, like_rows=X_val.shape[0])
     if online:

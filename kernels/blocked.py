@@ -16,12 +16,17 @@ comes from the same calls whatever runs them, so the bits do not depend on how m
 there are (each BLAS call runs on one thread). Rows that are consecutive are read from X in
 place; others are gathered, a block at a time (a half's columns, where the first layer is cut).
 A batch of more than OUTER rows is taken OUTER rows at a time, the gradient accumulated.
+
+The driver, _matrix_rows, only cuts the rows into parts, blocks, columns and tiles; the work on
+each is a part (kernels._jit.jit_part: _halves, _block, _columns, _top, _delta_columns,
+_worker_tiles), compiled once per dtype and called by name from the serial and the parallel build,
+the forward pass and the gradient, and the minibatch epochs that call the driver.
 """
 import numpy as np
 from numba import prange
 
-from ._jit import jit_inline, jit_serial_and_parallel, one_thread, thread_count
-from .activations import CROSS_ENTROPY, SOFTMAX, activate, activate_with_loss, derivative, output_delta
+from ._jit import jit_inline, jit_part, jit_serial_and_parallel, one_thread, thread_count
+from .activations import CROSS_ENTROPY, FALSE, SOFTMAX, TRUE, activate, activate_with_loss, derivative, output_delta
 from .blas import gemm
 from .live import mask_rows
 from .vmath import exp
@@ -99,7 +104,7 @@ def _tile_of(sizes, t, m):
     return l, r0, min(n_out, r0 + rows), c0, min(n_in, c0 + cols)
 
 
-@jit_inline
+@jit_part
 def _share_tiles(sizes, m, owners, loads):
     """owners[t]: the worker that runs tile t, of loads.shape[0] workers (loads: zeros, scratch).
 
@@ -231,6 +236,226 @@ def _sum_losses(work, losses, n_blocks):
     return total
 
 
+@jit_part
+def _halves(params, offsets, n1, X, rows, start, m, first, in_place, half, work, d0):
+    """One half of the inner dimension of a part's first product: Z_1 = A_0[:, :cut] W_0[:, :cut]^T
+    into A_1 (half 0), or A_0[:, cut:] W_0[:, cut:]^T into D_1 (half 1), over all m rows."""
+    n0 = np.int64(X.shape[1])
+    cut = ((n0 + 1) // 2 + 15) // 16 * 16
+    k0 = 0 if half == 0 else cut
+    k1 = cut if half == 0 else n0
+    target = m * n0 if half == 0 else d0
+    if in_place:
+        gemm(False, True, m, n1, k1 - k0, 1.0, X, first * n0 + k0, n0, params, np.int64(offsets[0]) + k0,
+             n0, 0.0, work, target, n1)
+    else:
+        _gather(X, rows, start, 0, m, work, k0, k1)
+        gemm(False, True, m, n1, k1 - k0, 1.0, work, k0, n0, params, np.int64(offsets[0]) + k0, n0, 0.0,
+             work, target, n1)
+
+
+@jit_part
+def _block(params, sizes, offsets, acts, loss, X, Y, rows, out, work, start, m, first, in_place, split, t, per_block,
+           check, backward):
+    """Block t of a part of m rows (per_block rows each) through every layer: its products, activations and
+    loss (into the blocks' losses), its outputs when out has rows, and when backward its deltas D_L ... D_1."""
+    n_layers = sizes.shape[0] - 1
+    n0 = np.int64(sizes[0])
+    n_top = np.int64(sizes[n_layers])
+    d0, losses = _part_layout(sizes, m)
+    lo = t * per_block
+    hi = min(m, lo + per_block)
+    work[losses + t] = 0
+    if not (in_place or split):
+        _gather(X, rows, start, lo, hi, work, 0, n0)
+    a = np.int64(0)  # A_l starts at a, A_{l+1} at o
+    spare = d0  # D_{l+1}, unused until the backward pass
+    for l in range(n_layers):
+        n_in = np.int64(sizes[l])
+        n_out = np.int64(sizes[l + 1])
+        p = np.int64(offsets[l])
+        o = a + m * n_in
+        if l == 0 and split:  # the second half's sums
+            for q in range(np.uint64(lo * n_out), np.uint64(hi * n_out)):
+                work[np.uint64(o) + q] += work[np.uint64(d0) + q]
+        elif n_out <= NARROW and l == 0 and in_place:
+            _narrow_product(hi - lo, n_out, n_in, X, (first + lo) * n0, params, p, work, o + lo * n_out,
+                            spare + lo * n_out)
+        elif n_out <= NARROW:
+            _narrow_product(hi - lo, n_out, n_in, work, a + lo * n_in, params, p, work, o + lo * n_out,
+                            spare + lo * n_out)
+        elif l == 0 and in_place:
+            gemm(False, True, hi - lo, n_out, n_in, 1.0, X, (first + lo) * n0, n0, params, p, n_in,
+                 0.0, work, o + lo * n_out, n_out)
+        else:
+            gemm(False, True, hi - lo, n_out, n_in, 1.0, work, a + lo * n_in, n_in, params, p, n_in,
+                 0.0, work, o + lo * n_out, n_out)
+        bias = p + n_out * n_in
+        code = acts[l]
+        for i in range(lo, hi):
+            row = np.uint64(o + i * n_out)  # unsigned: no negative-index check, so loops vectorise
+            for j in range(np.uint64(n_out)):
+                work[row + j] += params[np.uint64(bias) + j]
+            if l == 0 and check and not _all_finite(work, row, row + np.uint64(n_out)):
+                work[losses + t] = np.nan
+        if l < n_layers - 1:  # the block's rows as one run: one long vector loop, not one per row
+            activate(work, np.uint64(o + lo * n_out), np.uint64((hi - lo) * n_out), code)
+        else:
+            work[losses + t] += _output_rows(work, o, losses - m * n_top, lo, hi, n_out, Y, rows, start,
+                                             code, loss)
+        a = o
+        spare += m * n_out
+    if out.shape[0] > 0:
+        _copy_outputs(work, a, start, lo, hi, out)
+    if not backward:
+        return
+    d = losses - m * n_top  # D_L
+    _output_deltas(work, a, d, Y, rows, start, lo, hi, n_top, acts[n_layers - 1], loss)
+    for l in range(n_layers - 1, 0, -1):  # D_l = (D_{l+1} W_l) * f'(A_l), this block's rows
+        n_in = np.int64(sizes[l])
+        n_out = np.int64(sizes[l + 1])
+        a -= m * n_in
+        e = d - m * n_in
+        gemm(False, False, hi - lo, n_in, n_out, 1.0, work, d + lo * n_out, n_out, params,
+             np.int64(offsets[l]), n_in, 0.0, work, e + lo * n_in, n_in)
+        code = acts[l - 1]
+        for q in range(np.uint64(lo * n_in), np.uint64(hi * n_in)):
+            work[np.uint64(e) + q] *= derivative(work[np.uint64(a) + q], code)
+        d = e
+
+
+@jit_part
+def _columns(params, sizes, offsets, acts, X, work, m, first, in_place, l, a, spare, t, check, losses):
+    """Outputs COLUMNS * t ... of layer l (A_l at a, A_{l+1} after it) over a part's m rows as one block:
+    their product and bias, and their activation when the layer is hidden."""
+    n_layers = sizes.shape[0] - 1
+    n0 = np.int64(sizes[0])
+    n_in = np.int64(sizes[l])
+    n_out = np.int64(sizes[l + 1])
+    p = np.int64(offsets[l])
+    o = a + m * n_in
+    bias = p + n_out * n_in
+    code = acts[l]
+    hidden = l < n_layers - 1
+    c0 = t * COLUMNS
+    c1 = min(n_out, c0 + COLUMNS)
+    if n_out <= NARROW and l == 0 and in_place:  # (then one part: c0 = 0, c1 = n_out)
+        _narrow_product(m, n_out, n_in, X, first * n0, params, p, work, o, spare)
+    elif n_out <= NARROW:
+        _narrow_product(m, n_out, n_in, work, a, params, p, work, o, spare)
+    elif l == 0 and in_place:
+        gemm(False, True, m, c1 - c0, n_in, 1.0, X, first * n0, n0, params, p + c0 * n_in, n_in,
+             0.0, work, o + c0, n_out)
+    else:
+        gemm(False, True, m, c1 - c0, n_in, 1.0, work, a, n_in, params, p + c0 * n_in, n_in,
+             0.0, work, o + c0, n_out)
+    for i in range(m):
+        row = np.uint64(o + i * n_out)
+        for j in range(np.uint64(c0), np.uint64(c1)):
+            work[row + j] += params[np.uint64(bias) + j]
+        if l == 0 and check and not _all_finite(work, row + np.uint64(c0), row + np.uint64(c1)):
+            work[losses] = np.nan  # (every part that writes it writes NaN)
+        if hidden:
+            activate(work, row + np.uint64(c0), np.uint64(c1 - c0), code)
+
+
+@jit_part
+def _top(sizes, acts, loss, Y, rows, out, work, start, m, a, backward):
+    """The output layer of a part of m rows as one block (Z_L at a): A_L and the loss, the outputs when out
+    has rows, and D_L when backward."""
+    n_top = np.int64(sizes[sizes.shape[0] - 1])
+    code = acts[sizes.shape[0] - 2]
+    zero = np.int64(0)
+    _, losses = _part_layout(sizes, m)
+    work[losses] += _output_rows(work, a, losses - m * n_top, zero, m, n_top, Y, rows, start, code, loss)
+    if out.shape[0] > 0:
+        _copy_outputs(work, a, start, zero, m, out)
+    if backward:
+        _output_deltas(work, a, losses - m * n_top, Y, rows, start, zero, m, n_top, code, loss)
+
+
+@jit_part
+def _delta_columns(params, sizes, offsets, acts, work, m, l, a, d, t):
+    """Columns COLUMNS * t ... of D_l = (D_{l+1} W_l) * f'(A_l) over a part's m rows as one block
+    (A_l at a, D_{l+1} at d, D_l just before it)."""
+    n_in = np.int64(sizes[l])
+    n_out = np.int64(sizes[l + 1])
+    e = d - m * n_in
+    code = acts[l - 1]
+    c0 = t * COLUMNS
+    c1 = min(n_in, c0 + COLUMNS)
+    gemm(False, False, m, c1 - c0, n_out, 1.0, work, d, n_out, params, np.int64(offsets[l]) + c0,
+         n_in, 0.0, work, e + c0, n_in)
+    for i in range(m):
+        target = np.uint64(e + i * n_in)
+        source = np.uint64(a + i * n_in)
+        for k in range(np.uint64(c0), np.uint64(c1)):
+            work[target + k] *= derivative(work[source + k], code)
+
+
+@jit_part
+def _worker_tiles(sizes, offsets, live, X, grad, work, start, m, n_rows, first, in_place, owners, w, scale, beta,
+                  update):
+    """The tiles of dW_l = D_{l+1}^T A_l (and of db_l) that worker w runs (owners), over a part's m rows:
+    grad's tile = scale times the product + beta grad's tile (the biases: summed, see _matrix_rows)."""
+    T = type(grad[0])
+    n0 = np.int64(sizes[0])
+    d0, _ = _part_layout(sizes, m)
+    for t in range(owners.shape[0]):
+        if owners[t] != w:
+            continue
+        l, r0, r1, c0, c1 = _tile_of(sizes, t, m)
+        a = 0
+        d = d0
+        for k in range(l):
+            a += m * np.int64(sizes[k])
+            d += m * np.int64(sizes[k + 1])
+        n_in = np.int64(sizes[l])
+        n_out = np.int64(sizes[l + 1])
+        p = np.int64(offsets[l])
+        if l == 0 and in_place:
+            gemm(True, False, r1 - r0, c1 - c0, m, scale, work, d + r0, n_out, X, first * n0 + c0, n0,
+                 beta, grad, p + r0 * n_in + c0, n_in)
+        else:
+            gemm(True, False, r1 - r0, c1 - c0, m, scale, work, d + r0, n_out, work, a + c0, n_in,
+                 beta, grad, p + r0 * n_in + c0, n_in)
+        if live is not None and start + m == n_rows:  # the whole sum is in: masked weights get no gradient
+            units = np.uint64(0)  # the units below layer l's, where its live lists start
+            for k in range(1, l + 1):
+                units += sizes[k]
+            mask_rows(grad, p, n_in, r0, r1, c0, c1, live, units)
+        if c0 == 0 and update:
+            bias = p + n_out * n_in
+            # each bias's sum in row order, a row at a time (a vector loop): summed one bias at a time down
+            # its column, the sums took 2.5% of 1-thread epochs of 128-row batches (784-128-10, float32)
+            sums = np.zeros(r1 - r0, T)
+            for i in range(np.uint64(m)):
+                row = np.uint64(d + r0) + i * np.uint64(n_out)
+                for j in range(np.uint64(r1 - r0)):
+                    sums[j] += work[row + j]
+            for j in range(r1 - r0):
+                grad[bias + r0 + j] += scale * sums[j]
+        elif c0 == 0:
+            bias = p + n_out * n_in
+            if start == 0:
+                for j in range(r0, r1):
+                    grad[bias + j] = 0
+            for i in range(m):
+                row = np.uint64(d + i * n_out)
+                for j in range(np.uint64(r0), np.uint64(r1)):
+                    grad[np.uint64(bias) + j] += work[row + j]
+
+
+@jit_inline
+def _part_layout(sizes, m):
+    """(d0, losses): where a part of m rows keeps D_1 ... D_L (after A_0 ... A_L) and its blocks' losses."""
+    n_a = np.int64(0)
+    for l in range(sizes.shape[0]):
+        n_a += np.int64(sizes[l])
+    d0 = m * n_a
+    return d0, d0 + m * (n_a - np.int64(sizes[0]))
+
+
 def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad, work, scale, check, update, decay):
     """Forward pass over rows as matrices, and the summed gradient when grad is given; returns the summed loss.
 
@@ -250,166 +475,58 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
     scale = -lr / m). The weights are no longer read once the backward pass is done, so no gradient
     buffer and no pass of its own over the parameters are needed. decay is read only then.
     work: (layout.block_work_size(sizes, m),).
+
+    Each prange loop makes one call of a part per task (see the module's docstring).
     """
     T = type(params[0])
     n_layers = sizes.shape[0] - 1
     n_rows = rows.shape[0]
-    keep = out.shape[0] > 0
     n0 = np.int64(sizes[0])
-    n_top = np.int64(sizes[n_layers])
-    n_a = 0
-    for l in range(n_layers + 1):
-        n_a += np.int64(sizes[l])
+    backward = FALSE if grad is None else TRUE  # a run-time value: every build calls the same layer kernels
     total = T(0)
     for start in range(0, n_rows, OUTER):
         m = min(n_rows, start + OUTER) - start
         first = rows[start]
-        in_place = True  # consecutive rows: A_0 is X itself
+        in_place = TRUE  # consecutive rows: A_0 is X itself (a run-time value, as backward)
         for i in range(m):
             in_place = in_place and rows[start + i] == first + i
-        d0 = m * n_a  # D_1 ... D_L after A_0 ... A_L, then the blocks' losses
-        losses = d0 + m * (n_a - n0)
+        d0, losses = _part_layout(sizes, m)
         n_blocks = min(MAX_BLOCKS, (m + MIN_BLOCK - 1) // MIN_BLOCK)
         if m >= MIN_BLOCK:
             n_blocks = max(n_blocks, 2)
         per_block = (m + n_blocks - 1) // n_blocks
         split = n_blocks > 1 and m < SPLIT_ROWS and n0 >= SPLIT_MIN_INPUTS
         if split:  # Z_1 = A_0[:, :cut] W_0[:, :cut]^T into A_1, + A_0[:, cut:] W_0[:, cut:]^T into D_1
-            n1 = np.int64(sizes[1])
-            cut = ((n0 + 1) // 2 + 15) // 16 * 16
             for half in prange(2):
-                k0 = 0 if half == 0 else cut
-                k1 = cut if half == 0 else n0
-                target = m * n0 if half == 0 else d0
-                if in_place:
-                    gemm(False, True, m, n1, k1 - k0, 1.0, X, first * n0 + k0, n0, params, np.int64(offsets[0]) + k0,
-                         n0, 0.0, work, target, n1)
-                else:
-                    _gather(X, rows, start, 0, m, work, k0, k1)
-                    gemm(False, True, m, n1, k1 - k0, 1.0, work, k0, n0, params, np.int64(offsets[0]) + k0, n0, 0.0,
-                         work, target, n1)
+                _halves(params, offsets, np.int64(sizes[1]), X, rows, start, m, first, in_place, np.int64(half), work,
+                        d0)
         if n_blocks > 1:  # blocks of rows through every layer, forward and back
             for t in prange(n_blocks):
-                lo = t * per_block
-                hi = min(m, lo + per_block)
-                work[losses + t] = 0
-                if not (in_place or split):
-                    _gather(X, rows, start, lo, hi, work, 0, n0)
-                a = 0  # A_l starts at a, A_{l+1} at o
-                spare = d0  # D_{l+1}, unused until the backward pass
-                for l in range(n_layers):
-                    n_in = np.int64(sizes[l])
-                    n_out = np.int64(sizes[l + 1])
-                    p = np.int64(offsets[l])
-                    o = a + m * n_in
-                    if l == 0 and split:  # the second half's sums
-                        for q in range(np.uint64(lo * n_out), np.uint64(hi * n_out)):
-                            work[np.uint64(o) + q] += work[np.uint64(d0) + q]
-                    elif n_out <= NARROW and l == 0 and in_place:
-                        _narrow_product(hi - lo, n_out, n_in, X, (first + lo) * n0, params, p, work, o + lo * n_out,
-                                        spare + lo * n_out)
-                    elif n_out <= NARROW:
-                        _narrow_product(hi - lo, n_out, n_in, work, a + lo * n_in, params, p, work, o + lo * n_out,
-                                        spare + lo * n_out)
-                    elif l == 0 and in_place:
-                        gemm(False, True, hi - lo, n_out, n_in, 1.0, X, (first + lo) * n0, n0, params, p, n_in,
-                             0.0, work, o + lo * n_out, n_out)
-                    else:
-                        gemm(False, True, hi - lo, n_out, n_in, 1.0, work, a + lo * n_in, n_in, params, p, n_in,
-                             0.0, work, o + lo * n_out, n_out)
-                    bias = p + n_out * n_in
-                    code = acts[l]
-                    for i in range(lo, hi):
-                        row = np.uint64(o + i * n_out)  # unsigned: no negative-index check, so loops vectorise
-                        for j in range(np.uint64(n_out)):
-                            work[row + j] += params[np.uint64(bias) + j]
-                        if l == 0 and check and not _all_finite(work, row, row + np.uint64(n_out)):
-                            work[losses + t] = np.nan
-                    if l < n_layers - 1:  # the block's rows as one run: one long vector loop, not one per row
-                        activate(work, np.uint64(o + lo * n_out), np.uint64((hi - lo) * n_out), code)
-                    else:
-                        work[losses + t] += _output_rows(work, o, losses - m * n_top, lo, hi, n_out, Y, rows, start,
-                                                         code, loss)
-                    a = o
-                    spare += m * n_out
-                if keep:
-                    _copy_outputs(work, a, start, lo, hi, out)
-                if grad is not None:
-                    d = losses - m * n_top  # D_L
-                    _output_deltas(work, a, d, Y, rows, start, lo, hi, n_top, acts[n_layers - 1], loss)
-                    for l in range(n_layers - 1, 0, -1):  # D_l = (D_{l+1} W_l) * f'(A_l), this block's rows
-                        n_in = np.int64(sizes[l])
-                        n_out = np.int64(sizes[l + 1])
-                        a -= m * n_in
-                        e = d - m * n_in
-                        gemm(False, False, hi - lo, n_in, n_out, 1.0, work, d + lo * n_out, n_out, params,
-                             np.int64(offsets[l]), n_in, 0.0, work, e + lo * n_in, n_in)
-                        code = acts[l - 1]
-                        for q in range(np.uint64(lo * n_in), np.uint64(hi * n_in)):
-                            work[np.uint64(e) + q] *= derivative(work[np.uint64(a) + q], code)
-                        d = e
+                _block(params, sizes, offsets, acts, loss, X, Y, rows, out, work, start, m, first, in_place, split,
+                       np.int64(t), per_block, check, backward)
         else:  # one block of rows: each layer's product cut by columns instead, so small batches use the threads
             work[losses] = 0
             if not in_place:
                 for g in prange((m + GATHER_ROWS - 1) // GATHER_ROWS):
                     _gather(X, rows, start, g * GATHER_ROWS, min(m, (g + 1) * GATHER_ROWS), work, 0, n0)
-            a = 0
+            a = np.int64(0)
             spare = d0
             for l in range(n_layers):
-                n_in = np.int64(sizes[l])
                 n_out = np.int64(sizes[l + 1])
-                p = np.int64(offsets[l])
-                o = a + m * n_in
-                bias = p + n_out * n_in
-                code = acts[l]
-                hidden = l < n_layers - 1
                 for t in prange((n_out + COLUMNS - 1) // COLUMNS):
-                    c0 = t * COLUMNS
-                    c1 = min(n_out, c0 + COLUMNS)
-                    if n_out <= NARROW and l == 0 and in_place:  # (then one part: c0 = 0, c1 = n_out)
-                        _narrow_product(m, n_out, n_in, X, first * n0, params, p, work, o, spare)
-                    elif n_out <= NARROW:
-                        _narrow_product(m, n_out, n_in, work, a, params, p, work, o, spare)
-                    elif l == 0 and in_place:
-                        gemm(False, True, m, c1 - c0, n_in, 1.0, X, first * n0, n0, params, p + c0 * n_in, n_in,
-                             0.0, work, o + c0, n_out)
-                    else:
-                        gemm(False, True, m, c1 - c0, n_in, 1.0, work, a, n_in, params, p + c0 * n_in, n_in,
-                             0.0, work, o + c0, n_out)
-                    for i in range(m):
-                        row = np.uint64(o + i * n_out)
-                        for j in range(np.uint64(c0), np.uint64(c1)):
-                            work[row + j] += params[np.uint64(bias) + j]
-                        if l == 0 and check and not _all_finite(work, row + np.uint64(c0), row + np.uint64(c1)):
-                            work[losses] = np.nan  # (every part that writes it writes NaN)
-                        if hidden:
-                            activate(work, row + np.uint64(c0), np.uint64(c1 - c0), code)
-                if not hidden:
-                    work[losses] += _output_rows(work, o, losses - m * n_top, 0, m, n_out, Y, rows, start, code, loss)
-                a = o
+                    _columns(params, sizes, offsets, acts, X, work, m, first, in_place, l, a, spare, np.int64(t),
+                             check, losses)
+                a += m * np.int64(sizes[l])
                 spare += m * n_out
-            if keep:
-                _copy_outputs(work, a, start, 0, m, out)
+            _top(sizes, acts, loss, Y, rows, out, work, start, m, a, backward)
             if grad is not None:
-                d = losses - m * n_top
-                _output_deltas(work, a, d, Y, rows, start, 0, m, n_top, acts[n_layers - 1], loss)
+                d = losses - m * np.int64(sizes[n_layers])
                 for l in range(n_layers - 1, 0, -1):
                     n_in = np.int64(sizes[l])
-                    n_out = np.int64(sizes[l + 1])
                     a -= m * n_in
-                    e = d - m * n_in
-                    code = acts[l - 1]
                     for t in prange((n_in + COLUMNS - 1) // COLUMNS):
-                        c0 = t * COLUMNS
-                        c1 = min(n_in, c0 + COLUMNS)
-                        gemm(False, False, m, c1 - c0, n_out, 1.0, work, d, n_out, params, np.int64(offsets[l]) + c0,
-                             n_in, 0.0, work, e + c0, n_in)
-                        for i in range(m):
-                            target = np.uint64(e + i * n_in)
-                            source = np.uint64(a + i * n_in)
-                            for k in range(np.uint64(c0), np.uint64(c1)):
-                                work[target + k] *= derivative(work[source + k], code)
-                    d = e
+                        _delta_columns(params, sizes, offsets, acts, work, m, l, a, d, np.int64(t))
+                    d -= m * n_in
 
         total += _sum_losses(work, losses, n_blocks)
         if grad is None:
@@ -422,49 +539,8 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
         owners = np.empty(n_tiles, np.int64)
         _share_tiles(sizes, m, owners, np.zeros(n_workers, np.int64))
         for w in prange(n_workers):  # dW_l = D_{l+1}^T A_l and db_l, a tile of W_l's rows and columns each
-            for t in range(n_tiles):
-                if owners[t] != w:
-                    continue
-                l, r0, r1, c0, c1 = _tile_of(sizes, t, m)
-                a = 0
-                d = d0
-                for k in range(l):
-                    a += m * np.int64(sizes[k])
-                    d += m * np.int64(sizes[k + 1])
-                n_in = np.int64(sizes[l])
-                n_out = np.int64(sizes[l + 1])
-                p = np.int64(offsets[l])
-                if l == 0 and in_place:
-                    gemm(True, False, r1 - r0, c1 - c0, m, scale, work, d + r0, n_out, X, first * n0 + c0, n0,
-                         beta, grad, p + r0 * n_in + c0, n_in)
-                else:
-                    gemm(True, False, r1 - r0, c1 - c0, m, scale, work, d + r0, n_out, work, a + c0, n_in,
-                         beta, grad, p + r0 * n_in + c0, n_in)
-                if live is not None and start + m == n_rows:  # the whole sum is in: masked weights get no gradient
-                    units = np.uint64(0)  # the units below layer l's, where its live lists start
-                    for k in range(1, l + 1):
-                        units += sizes[k]
-                    mask_rows(grad, p, n_in, r0, r1, c0, c1, live, units)
-                if c0 == 0 and update:
-                    bias = p + n_out * n_in
-                    # each bias's sum in row order, a row at a time (a vector loop): summed one bias at a time down
-                    # its column, the sums took 2.5% of 1-thread epochs of 128-row batches (784-128-10, float32)
-                    sums = np.zeros(r1 - r0, T)
-                    for i in range(np.uint64(m)):
-                        row = np.uint64(d + r0) + i * np.uint64(n_out)
-                        for j in range(np.uint64(r1 - r0)):
-                            sums[j] += work[row + j]
-                    for j in range(r1 - r0):
-                        grad[bias + r0 + j] += scale * sums[j]
-                elif c0 == 0:
-                    bias = p + n_out * n_in
-                    if start == 0:
-                        for j in range(r0, r1):
-                            grad[bias + j] = 0
-                    for i in range(m):
-                        row = np.uint64(d + i * n_out)
-                        for j in range(np.uint64(r0), np.uint64(r1)):
-                            grad[np.uint64(bias) + j] += work[row + j]
+            _worker_tiles(sizes, offsets, live, X, grad, work, start, m, n_rows, first, in_place, owners, np.int64(w),
+                          scale, beta, update)
     if grad is not None and not update and scale != T(1):  # the biases were summed unscaled over every part
         for l in range(n_layers):
             bias = np.int64(offsets[l]) + np.int64(sizes[l]) * np.int64(sizes[l + 1])
@@ -473,7 +549,5 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
     return total
 
 
-# Written inline, the row loops here are vectorised differently in the two builds: with
-# re-association they gave bits that differed by an ulp, so it is off for this kernel.
 matrix_serial, matrix_parallel = jit_serial_and_parallel(_matrix_rows, reassociate=False,
                                                          calls=((thread_count, one_thread, thread_count),))

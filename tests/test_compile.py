@@ -29,7 +29,8 @@ else:
     import importlib, pkgutil
     names = [m.name for m in pkgutil.iter_modules(fastbp.kernels.__path__)]
     modules = [importlib.import_module(f"fastbp.kernels.{name}") for name in names]
-    kernels = {id(k): k for mod in modules for k in vars(mod).values() if isinstance(k, Dispatcher)}.values()
+    kernels = {id(k): k for mod in modules for k in vars(mod).values() if isinstance(k, Dispatcher)}
+    kernels = [*kernels.values(), *fastbp.kernels._jit.PARTS.values()]  # and the parts the kernels call by name
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 64)).astype(np.float32)
     y = rng.integers(0, 10, 300)
@@ -116,3 +117,41 @@ def test_compile_command(capsys):
 def test_compile_command_names_the_option_it_rejects(args, option, capsys):
     assert cli.main(["compile", *args]) == 2
     assert f"argument {option}: expected comma-separated names among" in capsys.readouterr().err
+
+
+# A fresh process's first gradient over matrices (the kernels that call parts by name, kernels._jit.jit_part):
+# "shifted" compiles other functions first, so Numba's own names for the kernels differ from the next process's;
+# "changed" runs as if a part's code had changed since the cache was filled.
+PARTS_SCRIPT = r"""
+import json, sys
+import numba
+import numpy as np
+if sys.argv[1] == "shifted":
+    for k in range(5):
+        numba.njit(lambda x, k=k: x + k)(1.0)
+import fastbp
+from fastbp import kernels
+if sys.argv[1] == "changed":
+    kernels._jit._FINGERPRINTS["fastbp.kernels.blocked._block"] = "changed"
+rng = np.random.default_rng(0)
+X = rng.normal(size=(300, 64))
+Y = np.eye(10)[rng.integers(0, 10, 300)]
+net = fastbp.MLP([64, 32, 10], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
+gradient = net.gradient(X, Y)
+misses = sum(sum(k.stats.cache_misses.values()) for k in (kernels.matrix_serial, kernels.matrix_parallel))
+print(json.dumps({"gradient": gradient.tobytes().hex(), "misses": misses}))
+"""
+
+
+def test_cached_kernels_find_their_parts_in_a_new_process_and_a_changed_part_compiles_them_again(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+
+    def run(how):
+        done = subprocess.run([sys.executable, "-c", PARTS_SCRIPT, how], env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr  # (a call of a part by a name that is not bound crashes)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    filled, loaded, changed = run("shifted"), run("plain"), run("changed")
+    assert filled["misses"] >= 1 and loaded["misses"] == 0 and changed["misses"] >= 1
+    assert filled["gradient"] == loaded["gradient"] == changed["gradient"]
