@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from . import checks
+from . import checks, kernels
 
 
 def check_connectivity(connectivity, sizes, rng):
@@ -122,7 +122,7 @@ def unpack(flat, sizes):
     """The masks :func:`pack` wrote for `sizes`, or None for an empty array; ValueError when they cannot be."""
     if flat.size == 0:
         return None
-    n_edges = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    n_edges = kernels.edge_count(sizes)
     if flat.dtype != np.bool_ or flat.shape != (n_edges,):
         raise ValueError(f"masks must be {n_edges} booleans (every edge of sizes {list(sizes)}), got "
                          f"{flat.size} of dtype {flat.dtype}")

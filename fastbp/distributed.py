@@ -27,7 +27,7 @@ try:
 except ImportError as error:  # pragma: no cover - the extra is missing
     raise ImportError("fastbp.distributed needs dask and distributed: pip install 'fastbp[distributed]'") from error
 
-from . import checks, connectivity, engine
+from . import checks, connectivity, engine, kernels
 from .model import MLP
 from .threads import using_threads
 from .training import FitOptions, History, run_epochs, validation_arrays, validator
@@ -68,7 +68,7 @@ def _net_of(spec):
     sizes, hidden, output, loss, dtype, bits = spec
     masks = None
     if bits is not None:
-        n_edges = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        n_edges = kernels.edge_count(sizes)
         flat = np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=n_edges).astype(bool)
         masks = connectivity.unpack(flat, sizes)
     return MLP(list(sizes), hidden=list(hidden), output=output, loss=loss, dtype=dtype, connectivity=masks)
@@ -228,9 +228,7 @@ def _reduce(results, n_params, dtype):
 def _mean_gradient(net, total, m, l2):
     """d(mean loss over m rows + 0.5 l2 |W|^2)/dparams from the summed gradient."""
     grad = total * net.dtype.type(1.0 / m)
-    if l2:
-        for gW, W in zip(net.layer_views(grad)[0], net.weights):
-            gW += net.dtype.type(l2) * W
+    net.add_penalty_gradient(grad, l2)
     return grad
 
 

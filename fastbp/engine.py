@@ -202,9 +202,7 @@ def batch_gradient(net, X, Y, rows, l2, grad, space, summed=False, check=None, l
         c = (kernels.gradient_parallel if parallel else kernels.gradient_serial)(partial=partial, work=work, **args)
         if not summed and m > 1:
             grad *= net.dtype.type(1.0 / m)
-    if l2:
-        for gW, W in zip(net.layer_views(grad)[0], net.weights):
-            gW += net.dtype.type(l2) * W
+    net.add_penalty_gradient(grad, l2)
     return float(c) if summed else float(c) / m
 
 

@@ -101,7 +101,7 @@ class MLP:
         rng = checks.as_rng(seed)
 
         self.sizes = sizes
-        self.n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        self.n_params = kernels.param_count(sizes)
         # What the kernels are handed, fixed for the model's life: widths, where each layer's W
         # starts in params, activation codes per layer, the loss code.
         self._sizes = np.array(sizes, dtype=np.uint64)
@@ -166,7 +166,7 @@ class MLP:
         self._masks = masks
         self._live = sparse.live_lists(masks)
         self._keep = None if masks is None else sparse.keep_flags(masks, self._offsets, self.n_params)
-        self.n_edges = sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:])) if masks is None else \
+        self.n_edges = kernels.edge_count(self.sizes) if masks is None else \
             int(self._live[1].shape[0])
         self._zero_masked(self._params)
 
@@ -185,7 +185,7 @@ class MLP:
     @property
     def density(self):
         """Live edges over the edges of the fully connected network."""
-        return self.n_edges / sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        return self.n_edges / kernels.edge_count(self.sizes)
 
     def prune(self, fraction):
         """Remove `fraction` of the live weights, those of smallest magnitude over all layers at once.
@@ -269,6 +269,15 @@ class MLP:
         if not l2:
             return 0.0
         return 0.5 * l2 * sum(float(np.vdot(W, W)) for W in self.weights)
+
+    def add_penalty_gradient(self, grad, l2):
+        """Add the gradient of :meth:`penalty` to grad, in place: l2 * W on each weight, nothing on the biases.
+
+        grad: (n_params,), laid out like ``params``.
+        """
+        if l2:
+            for gW, W in zip(self.layer_views(grad)[0], self.weights):
+                gW += self.dtype.type(l2) * W
 
     def loss(self, X, Y, l2=0.0):
         """Mean per-sample loss over the rows, plus 0.5 * l2 * sum W^2."""
@@ -484,7 +493,7 @@ def _model_members(archive):
     sizes = [int(n) for n in sizes]
     dtype = data.get("dtype")
     check_memory(sizes, np.float64 if dtype is None or dtype.dtype.kind != "U" else check_dtype(str(dtype)))
-    n_edges = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    n_edges = kernels.edge_count(sizes)
     need = dict(params=8 * (n_edges + sum(sizes[1:])), masks=n_edges, input_mean=8 * sizes[0],
                 input_scale=8 * sizes[0])
     for k in _LARGE_MEMBERS:
@@ -531,7 +540,7 @@ def model_fields(data):
         raise ValueError(f"field 'hidden' must name {len(sizes) - 2} activations")
     kwargs = dict(sizes=sizes, hidden=[str(h) for h in hidden], output=_text(data, "output"),
                   loss=_text(data, "loss"), init=_text(data, "init") if "init" in data else "xavier", dtype=dtype)
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    n_params = kernels.param_count(sizes)
     params = data["params"]
     if params.dtype.kind != "f":
         raise ValueError(f"params must be real floating-point numbers, got {params.dtype}")
@@ -561,7 +570,7 @@ def check_memory(sizes, dtype):
     Training holds about four arrays of the parameters' size (parameters, gradient, velocity,
     a best copy); the limit is the machine's physical memory.
     """
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    n_params = kernels.param_count(sizes)
     needed = 4 * n_params * np.dtype(dtype).itemsize
     try:
         available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

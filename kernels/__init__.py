@@ -18,14 +18,14 @@ from .adam import adam_epoch, adam_minibatch_epoch_parallel, adam_minibatch_epoc
 from .blas import BACKEND as BLAS_BACKEND
 from .blocked import matrix_parallel, matrix_serial
 from .gradient import gradient_parallel, gradient_serial
-from .layout import block_work_size, chunk_count, layer_offsets, sample_work_size
+from .layout import block_work_size, chunk_count, edge_count, layer_offsets, param_count, sample_work_size
 from .numerical import finite_differences
 from .rows import forward_rows, gradient_rows
 from .sgd import minibatch_epoch_parallel, minibatch_epoch_serial, sgd_epoch, sgd_step
 
 __all__ = [
     "IDENTITY", "SIGMOID", "TANH", "RELU", "SOFTMAX", "SQUARED", "CROSS_ENTROPY", "NO_LOSS",
-    "layer_offsets", "sample_work_size", "block_work_size", "chunk_count",
+    "edge_count", "param_count", "layer_offsets", "sample_work_size", "block_work_size", "chunk_count",
     "forward_rows", "gradient_rows", "sgd_epoch", "sgd_step", "minibatch_epoch_serial", "minibatch_epoch_parallel",
     "adam_epoch", "adam_step", "adam_minibatch_epoch_serial", "adam_minibatch_epoch_parallel", "finite_differences",
     "gradient_serial", "gradient_parallel", "matrix_serial", "matrix_parallel", "BLAS_BACKEND",

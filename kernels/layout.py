@@ -6,6 +6,16 @@ from .blocked import MAX_BLOCKS, OUTER
 from .gradient import MAX_CHUNKS, MAX_PARTIAL, MIN_CHUNK
 
 
+def edge_count(sizes):
+    """Weights of a dense network of these layer widths: the sum of n_in * n_out."""
+    return sum(int(n_in) * int(n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+
+
+def param_count(sizes):
+    """P, the weights and biases of a network of these layer widths (layer_offsets' last entry)."""
+    return edge_count(sizes) + sum(int(n) for n in sizes[1:])
+
+
 def layer_offsets(sizes):
     """(L+1,) uint64: W_l starts at offsets[l] (its bias b_l right after it); offsets[L] = P."""
     offsets = [0]

@@ -97,3 +97,19 @@ def test_sigmoid_cross_entropy_is_stable_for_extreme_scores():
     net.weights[0][:] = 0
     net.biases[0][:] = -800.0  # a = sigmoid(-800) underflows to 0; loss for y = 1 is 800.
     assert net.loss([[0.0]], [1]) == pytest.approx(800.0, rel=1e-12)
+
+
+def test_counts_and_penalty_gradient_by_hand():
+    """3-5-2: 3*5 + 5*2 = 25 weights, 25 + 5 + 2 = 32 parameters; the penalty's gradient is l2 W on the
+    weights and nothing on the biases, and its value 0.5 l2 |W|^2 (the same W)."""
+    assert fastbp.kernels.edge_count([3, 5, 2]) == 25 and fastbp.kernels.param_count([3, 5, 2]) == 32
+    assert fastbp.kernels.param_count([3, 5, 2]) == int(fastbp.kernels.layer_offsets([3, 5, 2])[-1])
+    net = fastbp.MLP([3, 5, 2], seed=0)
+    assert (net.n_params, net.n_edges) == (32, 25)
+    grad = np.ones(net.n_params)
+    net.add_penalty_gradient(grad, 0.5)
+    weights, biases = net.layer_views(grad)
+    for gW, gb, W in zip(weights, biases, net.weights):
+        np.testing.assert_array_equal(gW, 1 + 0.5 * W)
+        np.testing.assert_array_equal(gb, 1)
+    assert net.penalty(0.5) == pytest.approx(0.25 * sum(float(np.sum(W * W)) for W in net.weights), rel=1e-15)
