@@ -161,3 +161,62 @@ def test_bad_optimizer_arguments_are_named_and_change_nothing(rng, kwargs, messa
 def test_bad_optimizer_settings_are_named(make, message):
     with pytest.raises((TypeError, ValueError), match=message):
         make()
+
+
+# One step at a time on three parameters, against updates worked out by hand (as scikit-learn's
+# test_stochastic_optimizers.py does): p = [1, -2, 0.5], then the gradients G[0] and G[1].
+P0 = np.array([1.0, -2.0, 0.5])
+G = np.array([[0.5, -1.0, 2.0], [1.0, 1.0, -4.0]])
+
+
+def steps(optimizer, lr, n_steps=2):
+    """The parameters after each of n_steps steps of `optimizer` from P0 on G (a fresh 2-1 network's state)."""
+    optimizer.start(fastbp.MLP([2, 1], seed=0))
+    params = P0.copy()
+    after = []
+    for g in G[:n_steps]:
+        optimizer.step(params, g.copy(), lr)
+        after.append(params.copy())
+    return after
+
+
+def test_sgd_step_by_hand():
+    # p -= 0.1 g: [1 - 0.05, -2 + 0.1, 0.5 - 0.2], then [0.95 - 0.1, -1.9 - 0.1, 0.3 + 0.4]
+    first, second = steps(fastbp.SGD(), 0.1)
+    np.testing.assert_allclose(first, [0.95, -1.9, 0.3], rtol=1e-15)
+    np.testing.assert_allclose(second, [0.85, -2.0, 0.7], rtol=1e-15)
+
+
+def test_momentum_step_by_hand():
+    # v = 0.9 v - 0.1 g; p += v. v1 = [-0.05, 0.1, -0.2]; v2 = 0.9 v1 - 0.1 G[1] = [-0.145, -0.01, 0.22]
+    first, second = steps(fastbp.SGD(momentum=0.9), 0.1)
+    np.testing.assert_allclose(first, [0.95, -1.9, 0.3], rtol=1e-15)
+    np.testing.assert_allclose(second, [0.805, -1.91, 0.52], rtol=1e-14)
+
+
+def test_nesterov_step_by_hand():
+    # v as with momentum; p += 0.9 v - 0.1 g: step 1 adds [-0.095, 0.19, -0.38], step 2
+    # 0.9 [-0.145, -0.01, 0.22] - 0.1 [1, 1, -4] = [-0.2305, -0.109, 0.598]
+    first, second = steps(fastbp.SGD(momentum=0.9, nesterov=True), 0.1)
+    np.testing.assert_allclose(first, [0.905, -1.81, 0.12], rtol=1e-14)
+    np.testing.assert_allclose(second, [0.6745, -1.919, 0.718], rtol=1e-13)
+
+
+def test_adam_step_by_hand():
+    # Step 1: m = 0.1 g, v = 0.001 g^2, so m / (1 - 0.9) = g and v / (1 - 0.999) = g^2: p -= 0.01 g / (|g| + 1e-8),
+    # 0.01 sign(g) to 1e-8 relative. Step 2: m = 0.09 G0 + 0.1 G1, v = 0.000999 G0^2 + 0.001 G1^2, corrected by
+    # 1 - 0.81 = 0.19 and 1 - 0.998001 = 0.001999: for the first parameter m = 0.145, v = 0.00124975.
+    first, second = steps(fastbp.Adam(), 0.01)
+    np.testing.assert_allclose(first, P0 - 0.01 * np.sign(G[0]), rtol=1e-7)
+    m = np.array([0.145, 0.01, -0.22])
+    v = np.array([0.00124975, 0.001999, 0.019996])
+    expected = first - 0.01 * (m / 0.19) / (np.sqrt(v / 0.001999) + 1e-8)
+    np.testing.assert_allclose(second, expected, rtol=1e-12)
+
+
+def test_adam_epsilon_hat_step_by_hand():
+    # epsilon added to sqrt(v) before the correction: p -= lr sqrt(1 - beta2^t) / (1 - beta1^t) m / (sqrt(v) + eps);
+    # step 1 with beta1 = 0.9, beta2 = 0.999, eps = 0.1: m = 0.1 g, sqrt(v) = sqrt(0.001) |g|
+    (first,) = steps(fastbp.Adam(epsilon=0.1, epsilon_hat=True), 0.01, n_steps=1)
+    expected = P0 - 0.01 * np.sqrt(0.001) / 0.1 * (0.1 * G[0]) / (np.sqrt(0.001) * np.abs(G[0]) + 0.1)
+    np.testing.assert_allclose(first, expected, rtol=1e-12)
