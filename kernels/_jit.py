@@ -45,7 +45,7 @@ def jit_inline(fn):
     return numba.njit(forceinline=True, **OPTIONS)(fn)
 
 
-def jit_part(fn):
+def jit_part(fn, parallel=False):
     """A kernel compiled apart and called by name: its machine code is made once per signature and
     shared by every kernel that calls it (the serial and the parallel build of a driver, the forward
     pass and the gradient), where a Numba call links a copy of the callee into each caller, which
@@ -58,10 +58,13 @@ def jit_part(fn):
     holds a fingerprint of the part's code: a cached caller whose part has changed since is
     compiled again (StalePart), never run against it. Parts return nothing or a scalar and raise
     nothing. With reference counting (a part may allocate) and without re-association, as the
-    drivers that call them.
+    drivers that call them. parallel: its prange loops run on threads (a part of its own, the same bits).
     """
+    if parallel:  # a copy of its own name, so the two builds never share an on-disk cache entry
+        fn = _renamed(fn, fn.__name__ + "_parallel", fn.__globals__)
     key = f"{fn.__module__}.{fn.__qualname__}"
-    PARTS[key] = numba.njit(**dict(OPTIONS, _nrt=True, fastmath=set(FASTMATH - {"reassoc"})))(fn)
+    PARTS[key] = numba.njit(parallel=parallel, **dict(OPTIONS, _nrt=True, fastmath=set(FASTMATH - {"reassoc"})))(fn)
+    PARTS[key]._cache = _Cache(fn)  # (a part may call parts)
     code = fn.__code__
     _FINGERPRINTS[key] = hashlib.sha256(code.co_code + repr((code.co_varnames, code.co_consts)).encode()).hexdigest()
 
@@ -151,11 +154,7 @@ def jit_serial_and_parallel(fn, reassociate=True, calls=(), own_loops=True):
         names = dict(fn.__globals__)
         for triple in calls:
             names[triple[0].__name__] = triple[pick]
-        copy = types.FunctionType(fn.__code__, names, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
-        copy.__qualname__ = fn.__qualname__ + suffix
-        copy.__doc__ = fn.__doc__
-        copy.__module__ = fn.__module__
-        builds.append(copy)
+        builds.append(_renamed(fn, fn.__name__ + suffix, names))
     options = dict(OPTIONS, _nrt=True)
     if not reassociate:
         options["fastmath"] = set(FASTMATH - {"reassoc"})
@@ -163,6 +162,15 @@ def jit_serial_and_parallel(fn, reassociate=True, calls=(), own_loops=True):
     for kernel in (serial, parallel):  # (the kernels that call parts)
         kernel._cache = _Cache(kernel.py_func)
     return serial, parallel
+
+
+def _renamed(fn, name, names):
+    """A copy of function fn called `name`, its globals `names`."""
+    copy = types.FunctionType(fn.__code__, names, name, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = fn.__qualname__[:-len(fn.__name__)] + name
+    copy.__doc__ = fn.__doc__
+    copy.__module__ = fn.__module__
+    return copy
 
 
 @intrinsic
@@ -173,6 +181,7 @@ def thread_count(typingctx):
     _launch_threads()  # the layer's functions known to LLVM; a cached parallel kernel does this when loaded
 
     def codegen(context, builder, signature, args):
+        context.active_code_library._reload_init.add(_launch_threads)  # the same before a cached caller loads
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(cgutils.intp_t, []), "get_num_threads")
         return builder.call(fn, [])
     return numba.types.intp(), codegen

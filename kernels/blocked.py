@@ -20,7 +20,9 @@ A batch of more than OUTER rows is taken OUTER rows at a time, the gradient accu
 The driver, _matrix_rows, only cuts the rows into parts, blocks, columns and tiles; the work on
 each is a part (kernels._jit.jit_part: _halves, _block, _columns, _top, _delta_columns,
 _worker_tiles), compiled once per dtype and called by name from the serial and the parallel build,
-the forward pass and the gradient, and the minibatch epochs that call the driver.
+the forward pass and the gradient, and the minibatch epochs that call the driver. Its only parallel
+loop is the task runner's (_tasks), itself a part: Numba's parallel lowering, the costliest step of
+a parallel build, is then paid once per dtype, not once per loop of every parallel kernel.
 """
 import numpy as np
 from numba import prange
@@ -456,6 +458,43 @@ def _part_layout(sizes, m):
     return d0, d0 + m * (n_a - np.int64(sizes[0]))
 
 
+#: what a call of the task runner does (_tasks)
+HALVES, BLOCKS, GATHERS, COLUMN_TASKS, DELTA_TASKS, TILE_TASKS = 0, 1, 2, 3, 4, 5
+
+
+def _tasks(kind, n, job, at, l, a, b, owners, beta):
+    """Tasks 0 ... n-1 of one kind, each one call of a part (in the parallel build, on the threads):
+    the two halves of a first product (HALVES), the blocks of rows (BLOCKS), the gathers of a part's rows
+    when it is one block (GATHERS), layer l's columns (COLUMN_TASKS: A_l at a, spare room at b) and its
+    deltas' columns (DELTA_TASKS: A_l at a, D_{l+1} at b), the workers' tiles of the gradient (TILE_TASKS,
+    owners and beta as _worker_tiles takes them). job: the call's arrays and settings (_matrix_rows);
+    at: the part's rows. The only parallel loop of the matrix kernels, so it is compiled once per dtype.
+    """
+    params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad, work, check, backward, scale, update = job
+    start, m, first, in_place, split, per_block = at
+    n0 = np.int64(sizes[0])
+    d0, losses = _part_layout(sizes, m)
+    for i in prange(n):
+        t = np.int64(i)
+        if kind == HALVES:
+            _halves(params, offsets, np.int64(sizes[1]), X, rows, start, m, first, in_place, t, work, d0)
+        elif kind == BLOCKS:
+            _block(params, sizes, offsets, acts, loss, X, Y, rows, out, work, start, m, first, in_place, split, t,
+                   per_block, check, backward)
+        elif kind == GATHERS:
+            _gather(X, rows, start, t * GATHER_ROWS, min(m, (t + 1) * GATHER_ROWS), work, 0, n0)
+        elif kind == COLUMN_TASKS:
+            _columns(params, sizes, offsets, acts, X, work, m, first, in_place, l, a, b, t, check, losses)
+        elif kind == DELTA_TASKS:
+            _delta_columns(params, sizes, offsets, acts, work, m, l, a, b, t)
+        else:
+            _worker_tiles(sizes, offsets, live, X, grad, work, start, m, rows.shape[0], first, in_place, owners, t,
+                          scale, beta, update)
+
+
+tasks_serial, tasks_parallel = jit_part(_tasks), jit_part(_tasks, parallel=True)
+
+
 def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad, work, scale, check, update, decay):
     """Forward pass over rows as matrices, and the summed gradient when grad is given; returns the summed loss.
 
@@ -476,13 +515,17 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
     buffer and no pass of its own over the parameters are needed. decay is read only then.
     work: (layout.block_work_size(sizes, m),).
 
-    Each prange loop makes one call of a part per task (see the module's docstring).
+    Its loops over tasks are calls of the task runner (_tasks), serial or parallel as the build.
     """
     T = type(params[0])
     n_layers = sizes.shape[0] - 1
     n_rows = rows.shape[0]
     n0 = np.int64(sizes[0])
     backward = FALSE if grad is None else TRUE  # a run-time value: every build calls the same layer kernels
+    job = (params, sizes, offsets, acts, live, loss, X, Y, rows, out, params if grad is None else grad, work, check,
+           backward, scale, update)  # (params stands in for no gradient: one type, so one compiled runner)
+    zero = np.int64(0)
+    no_owners = np.empty(0, np.int64)
     total = T(0)
     for start in range(0, n_rows, OUTER):
         m = min(n_rows, start + OUTER) - start
@@ -496,26 +539,20 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
             n_blocks = max(n_blocks, 2)
         per_block = (m + n_blocks - 1) // n_blocks
         split = n_blocks > 1 and m < SPLIT_ROWS and n0 >= SPLIT_MIN_INPUTS
+        at = (np.int64(start), m, first, in_place, split, per_block)
         if split:  # Z_1 = A_0[:, :cut] W_0[:, :cut]^T into A_1, + A_0[:, cut:] W_0[:, cut:]^T into D_1
-            for half in prange(2):
-                _halves(params, offsets, np.int64(sizes[1]), X, rows, start, m, first, in_place, np.int64(half), work,
-                        d0)
+            _tasks(HALVES, 2, job, at, zero, zero, zero, no_owners, T(0))
         if n_blocks > 1:  # blocks of rows through every layer, forward and back
-            for t in prange(n_blocks):
-                _block(params, sizes, offsets, acts, loss, X, Y, rows, out, work, start, m, first, in_place, split,
-                       np.int64(t), per_block, check, backward)
+            _tasks(BLOCKS, n_blocks, job, at, zero, zero, zero, no_owners, T(0))
         else:  # one block of rows: each layer's product cut by columns instead, so small batches use the threads
             work[losses] = 0
             if not in_place:
-                for g in prange((m + GATHER_ROWS - 1) // GATHER_ROWS):
-                    _gather(X, rows, start, g * GATHER_ROWS, min(m, (g + 1) * GATHER_ROWS), work, 0, n0)
-            a = np.int64(0)
+                _tasks(GATHERS, (m + GATHER_ROWS - 1) // GATHER_ROWS, job, at, zero, zero, zero, no_owners, T(0))
+            a = zero
             spare = d0
             for l in range(n_layers):
                 n_out = np.int64(sizes[l + 1])
-                for t in prange((n_out + COLUMNS - 1) // COLUMNS):
-                    _columns(params, sizes, offsets, acts, X, work, m, first, in_place, l, a, spare, np.int64(t),
-                             check, losses)
+                _tasks(COLUMN_TASKS, (n_out + COLUMNS - 1) // COLUMNS, job, at, np.int64(l), a, spare, no_owners, T(0))
                 a += m * np.int64(sizes[l])
                 spare += m * n_out
             _top(sizes, acts, loss, Y, rows, out, work, start, m, a, backward)
@@ -524,8 +561,7 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
                 for l in range(n_layers - 1, 0, -1):
                     n_in = np.int64(sizes[l])
                     a -= m * n_in
-                    for t in prange((n_in + COLUMNS - 1) // COLUMNS):
-                        _delta_columns(params, sizes, offsets, acts, work, m, l, a, d, np.int64(t))
+                    _tasks(DELTA_TASKS, (n_in + COLUMNS - 1) // COLUMNS, job, at, np.int64(l), a, d, no_owners, T(0))
                     d -= m * n_in
 
         total += _sum_losses(work, losses, n_blocks)
@@ -538,9 +574,8 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
         n_workers = min(thread_count(), n_tiles)
         owners = np.empty(n_tiles, np.int64)
         _share_tiles(sizes, m, owners, np.zeros(n_workers, np.int64))
-        for w in prange(n_workers):  # dW_l = D_{l+1}^T A_l and db_l, a tile of W_l's rows and columns each
-            _worker_tiles(sizes, offsets, live, X, grad, work, start, m, n_rows, first, in_place, owners, np.int64(w),
-                          scale, beta, update)
+        # dW_l = D_{l+1}^T A_l and db_l, a tile of W_l's rows and columns each
+        _tasks(TILE_TASKS, n_workers, job, at, zero, zero, zero, owners, beta)
     if grad is not None and not update and scale != T(1):  # the biases were summed unscaled over every part
         for l in range(n_layers):
             bias = np.int64(offsets[l]) + np.int64(sizes[l]) * np.int64(sizes[l + 1])
@@ -549,5 +584,6 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
     return total
 
 
-matrix_serial, matrix_parallel = jit_serial_and_parallel(_matrix_rows, reassociate=False,
-                                                         calls=((thread_count, one_thread, thread_count),))
+matrix_serial, matrix_parallel = jit_serial_and_parallel(
+    _matrix_rows, reassociate=False, calls=((thread_count, one_thread, thread_count),
+                                            (_tasks, tasks_serial, tasks_parallel)), own_loops=False)

@@ -138,7 +138,8 @@ X = rng.normal(size=(300, 64))
 Y = np.eye(10)[rng.integers(0, 10, 300)]
 net = fastbp.MLP([64, 32, 10], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
 gradient = net.gradient(X, Y)
-misses = sum(sum(k.stats.cache_misses.values()) for k in (kernels.matrix_serial, kernels.matrix_parallel))
+compiled = [kernels.matrix_serial, kernels.matrix_parallel, *kernels._jit.PARTS.values()]
+misses = sum(sum(k.stats.cache_misses.values()) for k in compiled)
 print(json.dumps({"gradient": gradient.tobytes().hex(), "misses": misses}))
 """
 
