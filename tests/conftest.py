@@ -1,7 +1,12 @@
+import shutil
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import fastbp
+from fastbp import datasets
 
 #: every hidden activation and every valid (output, loss) pair, read from fastbp's own tables, so a
 #: new activation or loss is tested everywhere these are used without editing the tests
@@ -40,3 +45,23 @@ def rel_error(a, b):
 @pytest.fixture
 def xor_data():
     return fastbp.datasets.xor()
+
+
+def fastbp_command():
+    """The path of the installed fastbp console script."""
+    script = Path(sys.executable).parent / "fastbp"
+    found = str(script) if script.exists() else shutil.which("fastbp")
+    assert found, "the fastbp console script is not installed (pip install -e '.[test]')"
+    return found
+
+
+@pytest.fixture
+def iris_split():
+    """Iris, 70% to train and 30% to validate, split the same way every time."""
+    X, y = datasets.iris()
+    return datasets.train_test_split(X, y, 0.3, seed=0)
+
+
+def classifier(seed=0, **kw):
+    """A 4-8-3 tanh/softmax network for iris."""
+    return fastbp.MLP([4, 8, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=seed, **kw)

@@ -1,22 +1,13 @@
 """The command line: the real console script for train, predict and evaluate; every bad-input case in-process."""
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import fastbp_command
 
 import fastbp
 from fastbp import cli
-
-
-def fastbp_command():
-    script = Path(sys.executable).parent / "fastbp"
-    found = str(script) if script.exists() else shutil.which("fastbp")
-    assert found, "the fastbp console script is not installed (pip install -e '.[test]')"
-    return found
 
 
 def run(*args, cwd=None):

@@ -5,13 +5,11 @@ hidden units, softmax and cross-entropy, seed 0 (loss before training 1.487).
 """
 import itertools
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import fastbp_command
 
 import fastbp
 from bench import divergence_sweep as sweep
@@ -24,11 +22,6 @@ def problem():
     X = rng.normal(size=(60, 4))
     y = rng.integers(0, 3, 60)
     return X, y
-
-
-def fastbp_command():
-    script = Path(sys.executable).parent / "fastbp"
-    return str(script) if script.exists() else shutil.which("fastbp")
 
 
 def classifier(seed=0):
@@ -203,3 +196,27 @@ def test_the_sweep_ends_every_run_completed_and_no_worse_or_diverged_and_restore
         for lr in (1, 1e3, 1e6):
             kind, ratio, clean = sweep.outcome(lambda net, X, Y, **options: net.fit(X, Y, **options), *key, lr)
             assert clean, (key, lr, kind, ratio)
+
+
+@pytest.mark.parametrize("mode, options", [("sgd", dict(lr=1e6)), ("minibatch", dict(lr=0.1, l2=1e6))])
+def test_a_classifier_that_blows_up_is_reported_as_diverged(mode, options):
+    X, y = fastbp.datasets.iris()
+    net = fastbp.MLP([4, 16, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=0)
+    net.standardize(X)
+    start = net.params.copy()
+    with pytest.raises(fastbp.TrainingDiverged, match=r"diverged in epoch 1: the loss became .* beyond") as error:
+        net.fit(X, y, mode=mode, epochs=5, **options)
+    np.testing.assert_array_equal(net.params, start)
+    before = net.loss(X, y, l2=options.get("l2", 0.0))  # the exact loss before training (iris: 150 rows, all probed)
+    assert f"(it was {before:.4g} before training)" in str(error.value)
+    assert f"beyond {10 * max(before, np.log(3)):.4g}" in str(error.value)
+    assert f"restored to those before training (loss {before:.4g})" in str(error.value)
+
+
+def test_divergence_stops_with_a_clear_error_and_restores_parameters():
+    X = np.array([[1e3, -1e3], [2e3, 5e2]])
+    Y = np.array([[1e3], [-1e3]])
+    net = fastbp.MLP([2, 4, 1], hidden="identity", seed=0)
+    with pytest.raises(fastbp.TrainingDiverged, match=r"epoch \d+.*smaller learning rate"):
+        net.fit(X, Y, mode="batch", epochs=200, lr=10.0)
+    assert np.all(np.isfinite(net.params))

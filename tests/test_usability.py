@@ -1,21 +1,12 @@
-"""Using fastbp from Python: history, validation, early stopping, callbacks, Ctrl-C, schedules,
-progress, plots, standardisation, save and load, data loaders."""
+"""Using fastbp from Python: history, validation, early stopping, callbacks, schedules, progress,
+plots, standardisation, save and load, data loaders (Ctrl-C: test_ctrl_c.py)."""
 
 import numpy as np
 import pytest
+from conftest import classifier
 
 import fastbp
 from fastbp import datasets, training
-
-
-@pytest.fixture
-def iris_split():
-    X, y = datasets.iris()
-    return datasets.train_test_split(X, y, 0.3, seed=0)
-
-
-def classifier(seed=0, **kw):
-    return fastbp.MLP([4, 8, 3], hidden="tanh", output="softmax", loss="cross_entropy", seed=seed, **kw)
 
 
 def test_validation_history_and_accuracy(iris_split):
@@ -53,25 +44,6 @@ def test_early_stopping_restores_the_best_parameters(iris_split):
     best = int(np.argmin(history.val_loss)) + 1
     assert history.best_epoch == best and len(history) == best + 5
     np.testing.assert_array_equal(net.params, snapshots[best])
-
-
-def test_ctrl_c_keeps_the_model_of_the_last_whole_epoch(iris_split, monkeypatch):
-    X_tr, _, y_tr, _ = iris_split
-    net = classifier()
-    real = fastbp.kernels.sgd_epoch
-    calls, snapshots = [], []
-
-    def interrupted_on_third_epoch(**kw):
-        calls.append(1)
-        if len(calls) == 4:  # the warm-up call, then epochs 1, 2, and 3 is interrupted
-            kw["params"][:] = np.nan  # half-done work is not kept
-            raise KeyboardInterrupt
-        return real(**kw)
-
-    monkeypatch.setattr(fastbp.kernels, "sgd_epoch", interrupted_on_third_epoch)
-    history = net.fit(X_tr, y_tr, epochs=10, lr=0.02, callback=lambda h: snapshots.append(net.params.copy()))
-    assert history.stopped == "interrupted" and len(history) == 2
-    np.testing.assert_array_equal(net.params, snapshots[-1])
 
 
 def test_invscaling_schedule_follows_scikit_learn(iris_split):
@@ -128,31 +100,6 @@ def test_save_and_load_give_identical_predictions(tmp_path, iris_split, dtype):
     np.testing.assert_array_equal(back.params, net.params)
     np.testing.assert_array_equal(back.forward(X_va), net.forward(X_va))
     np.testing.assert_array_equal(back.predict(X_va), net.predict(X_va))
-
-
-def test_corrupted_model_files_raise_clear_errors(tmp_path):
-    net = fastbp.MLP([3, 2, 1])
-    net.save(tmp_path / "good.npz")
-    raw = (tmp_path / "good.npz").read_bytes()
-    (tmp_path / "truncated.npz").write_bytes(raw[:len(raw) // 3])
-    with pytest.raises(ValueError, match=r"not a readable fastbp model file: .*truncated.npz \("):
-        fastbp.MLP.load(tmp_path / "truncated.npz")
-    np.savez(tmp_path / "other.npz", X=np.ones(3))
-    with pytest.raises(ValueError, match=r"not a readable fastbp model file: .*\(no 'fastbp-mlp' format marker\)"):
-        fastbp.MLP.load(tmp_path / "other.npz")
-    with np.load(tmp_path / "good.npz") as f:
-        fields = dict(f)
-    np.savez(tmp_path / "bad_count.npz", **dict(fields, params=np.ones(3)))
-    with pytest.raises(ValueError, match=r"need params of shape \(11,\), the file has shape \(3,\)"):
-        fastbp.MLP.load(tmp_path / "bad_count.npz")
-    np.savez(tmp_path / "future.npz", **dict(fields, version=np.array(99)))
-    with pytest.raises(ValueError, match=r"format version 99"):
-        fastbp.MLP.load(tmp_path / "future.npz")
-    np.savez(tmp_path / "bad_stats.npz", **dict(fields, input_mean=np.zeros(2), input_scale=np.ones(2)))
-    with pytest.raises(ValueError, match=r"standardisation statistics"):
-        fastbp.MLP.load(tmp_path / "bad_stats.npz")
-    with pytest.raises(FileNotFoundError):
-        fastbp.MLP.load(tmp_path / "missing.npz")
 
 
 def test_standardize_stores_statistics_used_everywhere():
