@@ -500,9 +500,9 @@ def _matrix_rows(params, sizes, offsets, acts, live, loss, X, Y, rows, out, grad
 
     out: (m, sizes[-1]) receives the outputs, or (0, sizes[-1]) for none. grad: (P,) overwritten
     with scale times the sum over rows of dC/dparams, or None for a forward pass only (scale: a
-    scalar of params' dtype; 1 / m gives the mean). Every test of grad is `grad is None` or
-    `grad is not None`, which Numba settles before typing: a forward-only build has no backward
-    pass to compile. loss NO_LOSS: no loss, Y not read. live: a sparse network's
+    scalar of params' dtype; 1 / m gives the mean). A forward-only build (grad None, settled before
+    typing) skips the backward tasks; the task runner it calls is the gradient's, compiled once for
+    both. loss NO_LOSS: no loss, Y not read. live: a sparse network's
     live-edge lists (kernels.live; the products run dense over its zeros, its masked gradients are
     then zeroed), or None. check: whether to look for NaN and inf in X, through the first layer's
     products: a NaN or inf in a row of X makes every product of that row NaN or inf (inf times 0 is

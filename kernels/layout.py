@@ -12,8 +12,8 @@ def edge_count(sizes):
 
 
 def param_count(sizes):
-    """P, the weights and biases of a network of these layer widths (layer_offsets' last entry)."""
-    return edge_count(sizes) + sum(int(n) for n in sizes[1:])
+    """P, the weights and biases of a network of these layer widths."""
+    return int(layer_offsets(sizes)[-1])
 
 
 def layer_offsets(sizes):
